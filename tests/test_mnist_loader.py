@@ -1,0 +1,261 @@
+"""Tests of mnist_loader: the book's data formats, checksums, safe pickles."""
+
+import gzip
+import hashlib
+import io
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+import mnist_loader
+from mnist_loader import DataFileError
+
+IDX_NAMES = list(mnist_loader.IDX_FILES)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return mnist_loader.load_data()
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 array in the IDX format."""
+    header = bytes([0, 0, 8, array.ndim])
+    header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def leftovers(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+#### The real data, in the book's layout
+
+def test_load_data_shapes_dtypes_and_split(data):
+    (tx, ty), (vx, vy), (ex, ey) = data
+    assert [len(tx), len(vx), len(ex)] == [50000, 10000, 10000]
+    for x, y in data:
+        assert x.dtype == np.float32 and x.shape[1] == 784
+        assert y.dtype == np.int64 and y.shape == (len(x),)
+        assert x.min() == 0.0 and x.max() == np.float32(255 / 256)
+        assert set(np.unique(y)) == set(range(10))
+    assert ty[0] == 5 and ey[0] == 7  # the first training digit, the first test digit
+
+
+def test_validation_is_the_last_10000_training_images(data):
+    raw = mnist_loader.read_idx(mnist_loader.data_dir() / "train-images-idx3-ubyte.gz")
+    labels = mnist_loader.read_idx(mnist_loader.data_dir() / "train-labels-idx1-ubyte.gz")
+    (tx, ty), (vx, vy), _ = data
+    np.testing.assert_array_equal(vx * 256, raw[50000:].reshape(-1, 784))
+    np.testing.assert_array_equal(tx[-1] * 256, raw[49999].ravel())
+    np.testing.assert_array_equal(vy, labels[50000:])
+
+
+def test_load_data_wrapper_returns_lists_of_columns():
+    training, validation, test = mnist_loader.load_data_wrapper()
+    assert all(isinstance(d, list) for d in (training, validation, test))
+    assert [len(training), len(validation), len(test)] == [50000, 10000, 10000]
+    x, y = training[0]
+    assert x.shape == (784, 1) and y.shape == (10, 1)
+    assert y.sum() == 1.0 and int(np.argmax(y)) == 5
+    x, label = test[0]
+    assert x.shape == (784, 1) and isinstance(label, int) and label == 7
+    assert isinstance(validation[0][1], int)
+
+
+def test_vectorized_result():
+    e = mnist_loader.vectorized_result(3)
+    assert e.shape == (10, 1) and e[3, 0] == 1.0 and e.sum() == 1.0
+
+
+def test_data_dir_honours_the_environment_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv(mnist_loader.DATA_DIR_ENV, str(tmp_path))
+    assert mnist_loader.data_dir() == tmp_path.resolve()
+    monkeypatch.delenv(mnist_loader.DATA_DIR_ENV)
+    assert mnist_loader.data_dir().name == "data"
+    assert (mnist_loader.data_dir().parent / "src" / "mnist_loader.py").exists()
+
+
+#### Building from IDX files and downloading them
+
+def test_build_from_idx_files_in_a_fresh_folder(tmp_path, monkeypatch):
+    for name in IDX_NAMES:
+        (tmp_path / name).write_bytes((mnist_loader.data_dir() / name).read_bytes())
+    monkeypatch.setenv(mnist_loader.DATA_DIR_ENV, str(tmp_path))
+    (tx, ty), _, (ex, ey) = mnist_loader.load_data()
+    assert (tmp_path / "mnist.pkl.gz").exists()
+    assert tx.shape == (50000, 784) and ey[0] == 7
+    assert not [n for n in leftovers(tmp_path) if n.endswith(".part")]
+
+
+def test_bad_checksum_is_refused_and_leaves_no_file(tmp_path, monkeypatch):
+    for name in IDX_NAMES:
+        (tmp_path / name).write_bytes((mnist_loader.data_dir() / name).read_bytes())
+    labels = mnist_loader.read_idx(tmp_path / "t10k-labels-idx1-ubyte.gz").copy()
+    labels[0] = (labels[0] + 1) % 10  # right shape, wrong content
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
+    monkeypatch.setenv(mnist_loader.DATA_DIR_ENV, str(tmp_path))
+    with pytest.raises(DataFileError, match="t10k-labels-idx1-ubyte.gz: bad checksum"):
+        mnist_loader.load_data()
+    assert leftovers(tmp_path) == sorted(IDX_NAMES)
+
+
+def test_truncated_gzip_is_refused(tmp_path):
+    good = (mnist_loader.data_dir() / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    bad = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    bad.write_bytes(good[: len(good) // 2])
+    with pytest.raises(DataFileError, match="t10k-labels-idx1-ubyte.gz: corrupt or truncated"):
+        mnist_loader.read_idx(bad)
+
+
+def test_idx_of_wrong_shape_or_length_is_refused(tmp_path):
+    path = tmp_path / "some-images.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.zeros((3, 28, 28)))))
+    assert mnist_loader.read_idx(path).shape == (3, 28, 28)  # unknown name: no digest
+    with pytest.raises(DataFileError, match=r"shape \(3, 28, 28\), expected \(10000,\)"):
+        mnist_loader.parse_idx(gzip.decompress(path.read_bytes()), path, (10000,))
+    path.write_bytes(gzip.compress(idx_bytes(np.zeros((3, 28, 28)))[:-5]))
+    with pytest.raises(DataFileError, match="truncated or corrupt"):
+        mnist_loader.read_idx(path)
+    path.write_bytes(gzip.compress(b"\x00\x00\x0d\x01" + b"\x00" * 8))
+    with pytest.raises(DataFileError, match="not an IDX file"):
+        mnist_loader.read_idx(path)
+
+
+def mirror(folder, files):
+    folder.mkdir()
+    for name, payload in files.items():
+        (folder / name).write_bytes(payload)
+    return folder.as_uri() + "/"
+
+
+def test_download_skips_a_corrupt_mirror(tmp_path):
+    name = "t10k-labels-idx1-ubyte.gz"
+    good = (mnist_loader.data_dir() / name).read_bytes()
+    labels = mnist_loader.read_idx(mnist_loader.data_dir() / name).copy()
+    labels[5] = 9 - labels[5]
+    bad_mirror = mirror(tmp_path / "bad", {name: gzip.compress(idx_bytes(labels))})
+    empty_mirror = mirror(tmp_path / "empty", {})
+    good_mirror = mirror(tmp_path / "good", {name: good})
+    target = tmp_path / "data"
+    target.mkdir()
+    path = mnist_loader.fetch(name, target, [empty_mirror, bad_mirror, good_mirror])
+    assert path == target / name and path.read_bytes() == good
+    assert leftovers(target) == [name]
+
+
+def test_offline_with_no_files_names_the_files_and_the_mirrors(tmp_path):
+    name = "train-images-idx3-ubyte.gz"
+    labels = np.zeros(5, dtype=np.uint8)
+    bad_mirror = mirror(tmp_path / "bad", {name: gzip.compress(idx_bytes(labels))})
+    nowhere = (tmp_path / "nowhere").as_uri() + "/"
+    target = tmp_path / "data"
+    target.mkdir()
+    with pytest.raises(DataFileError) as info:
+        mnist_loader.fetch(name, target, [nowhere, bad_mirror])
+    message = str(info.value)
+    for needed in IDX_NAMES + [str(target), nowhere, bad_mirror, "bad checksum"]:
+        assert needed in message
+    assert leftovers(target) == []
+
+
+def test_default_mirrors_are_listed_and_the_digests_match_developers_md():
+    assert len(mnist_loader.MIRRORS) >= 2
+    assert all(url.endswith("/") for url in mnist_loader.MIRRORS)
+    # The shared copy's decompressed bytes have exactly the digests we check.
+    for name, (digest, _) in mnist_loader.IDX_FILES.items():
+        raw = gzip.decompress((mnist_loader.data_dir() / name).read_bytes())
+        assert hashlib.sha256(raw).hexdigest() == digest
+
+
+#### Safe pickles
+
+class Payload:
+    """Unpickling this would run a shell command that creates a file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_pickle_carrying_code_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.pkl.gz"
+    with gzip.open(path, "wb") as f:
+        pickle.dump(((np.zeros((1, 784)), Payload(marker)), None, None), f)
+    with pytest.raises(DataFileError, match="refusing to load .*system"):
+        mnist_loader.load_data(path)
+    assert not marker.exists()
+
+
+def test_truncated_pickle_is_refused(tmp_path):
+    path = tmp_path / "mnist.pkl.gz"
+    mnist_loader.write_pickle(path, ((np.zeros((2, 784), np.float32), np.zeros(2, np.int64)),) * 3)
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(DataFileError, match="corrupt or truncated"):
+        mnist_loader.load_data(path)
+
+
+def test_pickle_of_the_wrong_shape_is_refused(tmp_path):
+    path = tmp_path / "odd.pkl.gz"
+    part = (np.zeros((2, 784), np.float32), np.zeros(2, np.int64))
+    mnist_loader.write_pickle(path, (part, part, (np.zeros((2, 783), np.float32), part[1])))
+    with pytest.raises(DataFileError, match=r"test images have shape \(2, 783\)"):
+        mnist_loader.load_data(path)
+    mnist_loader.write_pickle(path, (part, part))
+    with pytest.raises(DataFileError, match="expected a triple"):
+        mnist_loader.load_data(path)
+
+
+class Python2Pickler(pickle._Pickler):
+    """Writes strings as Python 2 did (BINSTRING opcodes), like the book's file."""
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def save_py2_str(self, obj):
+        raw = obj.encode("latin1") if isinstance(obj, str) else obj
+        if len(raw) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(raw)]) + raw)
+        else:
+            self.write(pickle.BINSTRING + len(raw).to_bytes(4, "little") + raw)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_py2_str
+    dispatch[str] = save_py2_str
+
+
+def test_python2_pickle_like_the_books_file_loads(tmp_path):
+    rng = np.random.default_rng(0)
+    part = (rng.random((4, 784), dtype=np.float32), np.arange(4, dtype=np.int64))
+    buffer = io.BytesIO()
+    Python2Pickler(buffer, protocol=2).dump((part, part, part))
+    raw = buffer.getvalue().replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    assert b"numpy.core.multiarray" in raw and pickle.SHORT_BINSTRING in raw
+    path = tmp_path / "mnist.pkl.gz"
+    path.write_bytes(gzip.compress(raw))
+    loaded = mnist_loader.load_data(path)
+    for x, y in loaded:
+        np.testing.assert_array_equal(x, part[0])
+        np.testing.assert_array_equal(y, part[1])
+
+
+def test_missing_named_file_gives_a_clear_error(tmp_path):
+    with pytest.raises(DataFileError, match="no such data file.*expand_mnist.py"):
+        mnist_loader.load_data(tmp_path / "mnist_expanded.pkl.gz")
+
+
+def test_atomic_path_leaves_nothing_when_interrupted(tmp_path):
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt):
+        with mnist_loader.atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise KeyboardInterrupt
+    assert target.read_bytes() == b"old" and leftovers(tmp_path) == ["out.bin"]
+    with mnist_loader.atomic_path(target) as tmp:
+        tmp.write_bytes(b"new")
+    assert target.read_bytes() == b"new" and leftovers(tmp_path) == ["out.bin"]
