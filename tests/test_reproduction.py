@@ -1,0 +1,87 @@
+"""Tests of the chapter-script convention (reproduction.py) and the baselines."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+import mnist_average_darkness
+import mnist_loader
+import mnist_svm
+from reproduction import (Experiment, make_parser, markdown_table, printed_lines,
+                          save_results, seed_all, slug, summary)
+
+
+def test_parser_defaults_and_overrides(tmp_path):
+    parser = make_parser("demo", epochs=30, name="chapterX")
+    args = parser.parse_args([])
+    assert (args.runs, args.seed, args.epochs) == (3, 12345678, 30)
+    assert args.out.parts[-2:] == ("results", "chapterX")
+    args = parser.parse_args(["--runs", "2", "--seed", "7", "--epochs", "4", "--out", str(tmp_path)])
+    assert (args.runs, args.seed, args.epochs, args.out) == (2, 7, 4, tmp_path)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--runs", "0"])
+
+
+def test_seed_all_repeats_both_generators():
+    seed_all(3)
+    first = (random.random(), np.random.rand())
+    seed_all(3)
+    assert (random.random(), np.random.rand()) == first
+
+
+def test_printed_lines_echoes_and_collects(capsys):
+    with printed_lines() as lines:
+        print("Epoch 0: 9129 / 10000")
+        print("Epoch 1 complete")
+    assert lines == ["Epoch 0: 9129 / 10000", "Epoch 1 complete"]
+    assert capsys.readouterr().out == "Epoch 0: 9129 / 10000\nEpoch 1 complete\n"
+
+
+def test_summary_and_table():
+    assert summary([]) == "-"
+    assert summary([95.0]) == "95.00%"
+    assert summary([95.0, 96.0, 94.0]) == "95.00% (94.00-96.00)"
+    exp = Experiment("[784, 30, 10], eta 3.0", "95.42%", "30 epochs")
+    exp.add_run(1, [90.0, 95.5, 95.0])
+    exp.add_run(2, [91.0, 94.0, 94.5])
+    assert exp.best() == [95.5, 94.5] and exp.final() == [95.0, 94.5]
+    row = markdown_table([exp]).splitlines()[2]
+    assert row == ("| [784, 30, 10], eta 3.0 | 30 epochs | 95.42% | 95.00% (94.50-95.50) | "
+                   "94.75% (94.50-95.00) | 2 (1, 2) |")
+
+
+def test_save_results_writes_json_table_and_pngs(tmp_path):
+    exp = Experiment("[784, 30, 10], eta 3.0", "95.42%")
+    exp.add_run(5, np.array([90.0, 92.5]), training_cost=np.array([0.5, 0.25]))
+    empty = Experiment("not run", "1%")
+    table = save_results(tmp_path / "out", "Demo", [exp, empty], notes="a note")
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert saved["experiments"][0]["runs"] == [
+        {"seed": 5, "accuracy": [90.0, 92.5], "training_cost": [0.5, 0.25]}]
+    text = (tmp_path / "out" / "table.md").read_text()
+    assert text.startswith("# Demo") and table in text and "a note" in text
+    png = tmp_path / "out" / f"{slug(exp.name)}.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        ["results.json", "table.md", png.name])
+
+
+def test_average_darkness_baseline_gives_the_books_2225():
+    training, _, test = mnist_loader.load_data()
+    avgs = mnist_average_darkness.avg_darknesses(training)
+    guesses = mnist_average_darkness.classify(test[0], avgs)
+    assert int((guesses == test[1]).sum()) == 2225
+    # The vectorized classifier agrees with the one-image version.
+    for image, guess in zip(test[0][:200], guesses[:200]):
+        assert mnist_average_darkness.guess_digit(image, avgs) == guess
+
+
+def test_svm_baseline_on_a_small_subset_learns():
+    training, _, test = mnist_loader.load_data()
+    small = (training[0][:2000], training[1][:2000])
+    few = (test[0][:1000], test[1][:1000])
+    book = mnist_svm.svm_baseline(small, few)
+    assert book >= 800  # far above chance with 2,000 training images
+    assert mnist_svm.BOOK_GAMMA == 1 / 784
