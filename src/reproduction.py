@@ -163,8 +163,8 @@ def slug(text: str) -> str:
 
 def save_results(out_dir: str | Path, title: str,
                  experiments: Sequence[Experiment], notes: str = "") -> str:
-    """Write results.json, table.md and one accuracy PNG per experiment;
-    return the markdown table."""
+    """Write results.json, table.md and a PNG of accuracy per epoch for each
+    experiment that ran more than one epoch; return the markdown table."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {"title": title, "notes": notes,
@@ -172,7 +172,8 @@ def save_results(out_dir: str | Path, title: str,
     with atomic_path(out_dir / "results.json") as tmp:
         tmp.write_text(json.dumps(payload, indent=1))
     for exp in experiments:
-        if exp.runs:
+        # A curve needs two epochs; a one-figure result (a baseline) is in the table.
+        if any(len(run["accuracy"]) > 1 for run in exp.runs):
             plot_series(out_dir / f"{slug(exp.name)}.png",
                         {f"seed {run['seed']}": run["accuracy"] for run in exp.runs},
                         title=f"{exp.name} (published: {exp.published})",
