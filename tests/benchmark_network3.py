@@ -1,0 +1,187 @@
+"""Benchmark network3's training loop (a script, not a test).
+
+CPU: the time of one epoch of ``Network.SGD`` (50,000 images in
+mini-batches of 10, then the validation and test accuracy, as the book's
+loop does after its first epoch) against an idiomatic hand-written PyTorch
+loop over the same network: an ``nn.Module`` with the same initial weights,
+``F.cross_entropy``, ``torch.optim.SGD``, the same data already in memory,
+and the same evaluation in batches of ``network3.EVAL_BATCH_SIZE``.  The
+goal is a ratio of at most 1.15.  Runs alternate between the two loops;
+the figures are the fastest of ``--repeats`` runs of each (the machine may
+be shared) and their median.
+
+CUDA (when a GPU is present): training steps per second at mini-batch 10
+with the step run eagerly and with it captured as a CUDA graph (goal: at
+least 3x), plus checks that both give the same network and that save/load
+round-trips on the GPU.
+
+    python tests/benchmark_network3.py [--threads 1] [--repeats 3] [--nets shallow basic_conv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+import network3  # noqa: E402
+from network3 import (ConvPoolLayer, FullyConnectedLayer, Network,  # noqa: E402
+                      SoftmaxLayer)
+
+MB = 10
+ETA = 0.1
+
+
+def make_network(name: str, seed: int, **kwargs) -> Network:
+    np.random.seed(seed)
+    if name == "shallow":
+        layers = [FullyConnectedLayer(n_in=784, n_out=100),
+                  SoftmaxLayer(n_in=100, n_out=10)]
+    elif name == "basic_conv":
+        layers = [ConvPoolLayer(image_shape=(MB, 1, 28, 28), filter_shape=(20, 1, 5, 5),
+                                poolsize=(2, 2)),
+                  FullyConnectedLayer(n_in=20 * 12 * 12, n_out=100),
+                  SoftmaxLayer(n_in=100, n_out=10)]
+    else:
+        raise ValueError(name)
+    return Network(layers, MB, **kwargs)
+
+
+def make_module(net: Network) -> nn.Module:
+    """The same network written the usual PyTorch way, with net's weights."""
+    modules: list[nn.Module] = []
+    for layer in net.layers:
+        if isinstance(layer, ConvPoolLayer):
+            filters, maps, fh, fw = layer.filter_shape
+            conv = nn.Conv2d(maps, filters, (fh, fw))
+            with torch.no_grad():
+                conv.weight.copy_(layer.w)
+                conv.bias.copy_(layer.b)
+            modules += [nn.Unflatten(1, layer.image_shape[1:]), conv,
+                        nn.MaxPool2d(layer.poolsize), nn.Sigmoid(), nn.Flatten()]
+        else:
+            linear = nn.Linear(layer.n_in, layer.n_out)
+            with torch.no_grad():
+                linear.weight.copy_(layer.w.T)
+                linear.bias.copy_(layer.b)
+            modules.append(linear)
+            if isinstance(layer, FullyConnectedLayer):
+                modules.append(nn.Sigmoid())
+    return nn.Sequential(*modules).to(network3.device)
+
+
+def hand_loop_epoch(model: nn.Module, training_data, validation_data, test_data) -> float:
+    """One epoch of plain mini-batch SGD, then validation and test accuracy."""
+    x, y = training_data
+    optimizer = torch.optim.SGD(model.parameters(), lr=ETA)
+    for start in range(0, len(x) - MB + 1, MB):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x[start:start + MB]), y[start:start + MB])
+        loss.backward()
+        optimizer.step()
+    accuracies = []
+    step = network3.EVAL_BATCH_SIZE
+    with torch.no_grad():
+        for ex, ey in (validation_data, test_data):
+            correct = sum((model(ex[i:i + step]).argmax(1) == ey[i:i + step]).sum()
+                          for i in range(0, len(ex), step))
+            accuracies.append(int(correct) / len(ex))
+    return accuracies[0]
+
+
+def network3_epoch(net: Network, training_data, validation_data, test_data) -> float:
+    with contextlib.redirect_stdout(io.StringIO()):
+        net.SGD(training_data, 1, MB, ETA, validation_data, test_data)
+    return net.validation_accuracies[0]
+
+
+def cpu_comparison(names, data, repeats: int) -> None:
+    print(f"CPU, {torch.get_num_threads()} thread(s): one epoch (5,000 mini-batches "
+          f"of 10, then validation and test accuracy)")
+    print(f"{'network':<12} {'network3 SGD (s)':>22} {'hand loop (s)':>22} "
+          f"{'ratio (min)':>12} {'ratio (median)':>15}  validation acc. n3 / hand")
+    for name in names:
+        ours, theirs = [], []
+        acc_ours = acc_theirs = None
+        for _ in range(repeats):
+            net = make_network(name, seed=1)
+            model = make_module(net)
+            start = time.perf_counter()
+            acc_ours = network3_epoch(net, *data)
+            ours.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            acc_theirs = hand_loop_epoch(model, *data)
+            theirs.append(time.perf_counter() - start)
+        print(f"{name:<12} {min(ours):>9.2f} (med {statistics.median(ours):5.2f}) "
+              f"{min(theirs):>9.2f} (med {statistics.median(theirs):5.2f}) "
+              f"{min(ours) / min(theirs):>12.3f} "
+              f"{statistics.median(ours) / statistics.median(theirs):>15.3f}  "
+              f"{acc_ours:.2%} / {acc_theirs:.2%}")
+
+
+def cuda_comparison(names, data) -> None:
+    training_data, validation_data, test_data = data
+    few = (validation_data[0][:MB], validation_data[1][:MB])
+    n_steps = network3.size(training_data) // MB
+    print(f"\nCUDA ({torch.cuda.get_device_name(0)}): training steps per second, "
+          f"mini-batch {MB}, one epoch of {n_steps} steps")
+    print(f"{'network':<12} {'eager':>10} {'captured':>10} {'speed-up':>9}  "
+          f"graph used  max |param diff|  save/load same predictions")
+    for name in names:
+        rates, nets = {}, {}
+        for capture in (False, True):
+            warm = make_network(name, seed=1, capture=capture)
+            with contextlib.redirect_stdout(io.StringIO()):
+                warm.SGD((training_data[0][:2000], training_data[1][:2000]), 1, MB, ETA,
+                         few, None)
+            net = make_network(name, seed=1, capture=capture)
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):
+                net.SGD(training_data, 1, MB, ETA, few, None)
+            torch.cuda.synchronize()
+            rates[capture] = n_steps / (time.perf_counter() - start)
+            nets[capture] = net
+        diff = max((a - b).abs().max().item()
+                   for a, b in zip(nets[False].params, nets[True].params))
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "net.pt"
+            nets[True].save(path)
+            same = np.array_equal(network3.load(path).predict(test_data[0]),
+                                  nets[True].predict(test_data[0]))
+        print(f"{name:<12} {rates[False]:>10.0f} {rates[True]:>10.0f} "
+              f"{rates[True] / rates[False]:>8.2f}x  {str(nets[True].capture_used):>10}  "
+              f"{diff:>15.2e}  {same}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="CPU runs of each loop (default 3)")
+    parser.add_argument("--nets", nargs="+", default=["shallow", "basic_conv"],
+                        choices=["shallow", "basic_conv"])
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    data = network3.load_data_shared()
+    if network3.device.type == "cpu":
+        cpu_comparison(args.nets, data, args.repeats)
+    else:
+        cuda_comparison(args.nets, data)
+        print("\n(for the CPU comparison, run again with NNDL_FORCE_CPU=1)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,675 @@
+"""Tests of network3: the chapter 6 layers, SGD, save/load and prediction.
+
+Everything runs on the CPU.  The hand computations are in float64 numpy,
+independent of PyTorch; the last tests train the book's shallow and ReLU
+double-convolution networks on the real MNIST data.
+"""
+
+import contextlib
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import mnist_loader
+import network3
+from network3 import (ConvPoolLayer, FullyConnectedLayer, Network, ReLU,
+                      SoftmaxLayer, linear, sigmoid, tanh)
+
+SRC = Path(network3.__file__).resolve().parent
+
+
+def quiet(fn, *args, **kwargs):
+    """Call fn, returning the lines it printed."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        fn(*args, **kwargs)
+    return buffer.getvalue().splitlines()
+
+
+def as_numpy(t):
+    return t.detach().cpu().numpy().astype(np.float64)
+
+
+def synthetic(n, n_in=784, classes=10, seed=0):
+    """n random images with labels a fixed linear rule gives them."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, n_in), dtype=np.float32)
+    y = (x @ rng.standard_normal((n_in, classes))).argmax(axis=1).astype(np.int64)
+    return x, y
+
+
+def shared(x, y):
+    return (torch.as_tensor(x).to(network3.device),
+            torch.as_tensor(y).to(network3.device))
+
+
+def small_conv_net(mb=4, seed=3, p_dropout=0.0):
+    np.random.seed(seed)
+    return Network([
+        ConvPoolLayer(image_shape=(mb, 1, 12, 12), filter_shape=(3, 1, 3, 3),
+                      poolsize=(2, 2), activation_fn=ReLU),
+        FullyConnectedLayer(n_in=3 * 5 * 5, n_out=8, activation_fn=tanh,
+                            p_dropout=p_dropout),
+        SoftmaxLayer(n_in=8, n_out=4, p_dropout=p_dropout)], mb)
+
+
+#### Activations and device
+
+def test_activations_are_plain_functions_on_tensors():
+    z = torch.tensor([-2.0, 0.0, 3.0])
+    assert torch.equal(linear(z), z)
+    assert torch.equal(ReLU(z), torch.tensor([0.0, 0.0, 3.0]))
+    np.testing.assert_allclose(sigmoid(z).numpy(), 1 / (1 + np.exp([2.0, 0.0, -3.0])),
+                               rtol=1e-6)
+    np.testing.assert_allclose(tanh(z).numpy(), np.tanh([-2.0, 0.0, 3.0]), rtol=1e-6)
+
+
+def test_force_cpu_environment_variable():
+    env = dict(os.environ, NNDL_FORCE_CPU="1")
+    result = subprocess.run(
+        [sys.executable, "-c", "import network3; print(network3.device.type)"],
+        cwd=SRC, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines == ["network3: running on the CPU (NNDL_FORCE_CPU is set).", "cpu"]
+
+
+#### Layers
+
+def test_layer_output_shapes_on_both_paths():
+    mb = 10
+    conv = ConvPoolLayer(image_shape=(mb, 1, 28, 28), filter_shape=(20, 1, 5, 5))
+    conv2 = ConvPoolLayer(image_shape=(mb, 20, 12, 12), filter_shape=(40, 20, 5, 5))
+    fc = FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100, p_dropout=0.5)
+    soft = SoftmaxLayer(n_in=100, n_out=10, p_dropout=0.5)
+    net = Network([conv, conv2, fc, soft], mb)
+    x = torch.rand(mb, 784)
+    net._cost(x, torch.zeros(mb, dtype=torch.int64))
+    assert conv.output_dropout.shape == (mb, 20, 12, 12) == (mb, *conv.output_shape)
+    assert conv2.output_dropout.shape == (mb, 40, 4, 4)
+    assert fc.output_dropout.shape == (mb, 100)
+    assert soft.output_dropout.shape == (mb, 10)
+    # The inference path takes any number of images.
+    with torch.no_grad():
+        y_out = net._y_out(torch.rand(7, 784))
+    assert conv.output.shape == (7, 20, 12, 12)
+    assert fc.output.shape == (7, 100)
+    assert soft.output.shape == (7, 10)
+    np.testing.assert_allclose(soft.output.sum(dim=1).numpy(), np.ones(7), rtol=1e-6)
+    assert y_out.shape == (7,) and y_out.dtype == torch.int64
+    assert all(p.dtype == torch.float32 for p in net.params)
+    assert len(net.params) == 8
+
+
+def test_initialization_follows_numpy_draws_in_the_books_order():
+    np.random.seed(42)
+    conv = ConvPoolLayer(filter_shape=(6, 2, 5, 5), image_shape=(10, 2, 28, 28),
+                         poolsize=(2, 2))
+    fc = FullyConnectedLayer(n_in=30, n_out=20)
+    np.random.seed(42)
+    n_out = 6 * 5 * 5 / 4
+    expected = [np.random.normal(0, np.sqrt(1 / n_out), (6, 2, 5, 5)),
+                np.random.normal(0, 1, (6,)),
+                np.random.normal(0, np.sqrt(1 / 20), (30, 20)),
+                np.random.normal(0, 1, (20,))]
+    for param, values in zip(conv.params + fc.params, expected):
+        np.testing.assert_array_equal(param.detach().numpy(), values.astype(np.float32))
+    soft = SoftmaxLayer(n_in=20, n_out=10)
+    assert not soft.w.detach().any() and not soft.b.detach().any()
+    assert soft.w.shape == (20, 10) and soft.b.shape == (10,)
+
+
+def test_initialization_statistics():
+    np.random.seed(0)
+    fc = FullyConnectedLayer(n_in=200, n_out=5000)
+    w, b = as_numpy(fc.w), as_numpy(fc.b)
+    assert abs(w.mean()) < 3 * np.sqrt(1 / 5000) / np.sqrt(w.size)
+    assert w.std() == pytest.approx(np.sqrt(1 / 5000), rel=0.01)
+    assert abs(b.mean()) < 3 / np.sqrt(b.size)
+    assert b.std() == pytest.approx(1.0, rel=0.05)
+    conv = ConvPoolLayer(filter_shape=(64, 16, 5, 5), image_shape=(10, 16, 12, 12),
+                         poolsize=(2, 2))
+    w = as_numpy(conv.w)
+    n_out = 64 * 5 * 5 / (2 * 2)  # the book's n_out: filters x area / pool area
+    assert abs(w.mean()) < 3 * np.sqrt(1 / n_out) / np.sqrt(w.size)
+    assert w.std() == pytest.approx(np.sqrt(1 / n_out), rel=0.02)
+    assert conv.b.shape == (64,)
+
+
+def direct_conv_pool(x, w, b, poolsize, activation):
+    """Valid 2-D convolution (filters not flipped), max-pool over whole
+    blocks (partial blocks dropped), bias, activation: plain numpy loops."""
+    n, c, h, wd = x.shape
+    f, _, fh, fw = w.shape
+    oh, ow = h - fh + 1, wd - fw + 1
+    conv = np.zeros((n, f, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            patch = x[:, :, i:i + fh, j:j + fw]
+            conv[:, :, i, j] = np.tensordot(patch, w, axes=([1, 2, 3], [1, 2, 3]))
+    ph, pw = poolsize
+    pooled = np.zeros((n, f, oh // ph, ow // pw))
+    for i in range(oh // ph):
+        for j in range(ow // pw):
+            pooled[:, :, i, j] = conv[:, :, i * ph:(i + 1) * ph,
+                                      j * pw:(j + 1) * pw].max(axis=(2, 3))
+    return activation(pooled + b[None, :, None, None])
+
+
+@pytest.mark.parametrize("activation_fn, reference", [
+    (tanh, np.tanh), (ReLU, lambda z: np.maximum(z, 0.0)),
+    (sigmoid, lambda z: 1 / (1 + np.exp(-z)))])
+def test_conv_pool_layer_forward_equals_direct_numpy(activation_fn, reference):
+    np.random.seed(1)
+    # Odd sizes: the 7x6 feature maps lose a row to the 2x2 pooling, and
+    # 3x2 pooling of the second example shape is checked too.
+    for image_shape, filter_shape, poolsize in [
+            ((4, 2, 9, 8), (3, 2, 3, 3), (2, 2)),
+            ((3, 3, 10, 11), (5, 3, 4, 2), (3, 2))]:
+        layer = ConvPoolLayer(filter_shape=filter_shape, image_shape=image_shape,
+                              poolsize=poolsize, activation_fn=activation_fn)
+        x = np.random.standard_normal(image_shape).astype(np.float32)
+        expected = direct_conv_pool(x.astype(np.float64), as_numpy(layer.w),
+                                    as_numpy(layer.b), poolsize, reference)
+        flat = torch.from_numpy(x.reshape(image_shape[0], -1))
+        layer.set_inpt(flat, flat, image_shape[0])
+        assert layer.output.shape == expected.shape == (image_shape[0], *layer.output_shape)
+        np.testing.assert_allclose(as_numpy(layer.output), expected, atol=1e-5)
+        np.testing.assert_allclose(as_numpy(layer.output_dropout), expected, atol=1e-5)
+
+
+def test_dropout_scaling_on_both_paths():
+    torch.manual_seed(0)
+    mb, n_in, p = 50, 2000, 0.25
+    fc = FullyConnectedLayer(n_in=n_in, n_out=3, activation_fn=linear, p_dropout=p)
+    soft = SoftmaxLayer(n_in=n_in, n_out=3, p_dropout=p)
+    x = torch.rand(mb, n_in) + 0.5
+    for layer in (fc, soft):
+        with torch.no_grad():
+            layer.w.copy_(torch.randn(n_in, 3))
+            layer.b.copy_(torch.randn(3))
+        layer.set_inpt(x, x, mb)
+        kept = layer.inpt_dropout != 0
+        # Dropped units are zero; kept ones are passed on unscaled.
+        assert torch.equal(layer.inpt_dropout[kept], x[kept])
+        assert kept.float().mean().item() == pytest.approx(1 - p, abs=0.01)
+        # Dropout path: the masked input times the full weights.
+        w, b = as_numpy(layer.w), as_numpy(layer.b)
+        z_dropout = as_numpy(layer.inpt_dropout) @ w + b
+        # Inference path: all inputs, weighted input scaled by 1 - p.
+        z = (1 - p) * (as_numpy(x) @ w) + b
+        if layer is fc:
+            np.testing.assert_allclose(as_numpy(layer.output_dropout), z_dropout, rtol=1e-4)
+            np.testing.assert_allclose(as_numpy(layer.output), z, rtol=1e-4)
+        else:
+            np.testing.assert_allclose(as_numpy(layer.z_dropout), z_dropout, rtol=1e-4)
+            np.testing.assert_allclose(as_numpy(layer.z), z, rtol=1e-4)
+            softmax = np.exp(z - z.max(1, keepdims=True))
+            np.testing.assert_allclose(as_numpy(layer.output),
+                                       softmax / softmax.sum(1, keepdims=True),
+                                       rtol=1e-4, atol=1e-7)
+
+
+def test_no_dropout_leaves_the_input_alone():
+    x = torch.rand(5, 6)
+    assert network3.dropout_layer(x, 0.0) is x
+    fc = FullyConnectedLayer(n_in=6, n_out=2)
+    fc.set_inpt(x, x, 5)
+    assert torch.equal(fc.output, fc.output_dropout)
+
+
+#### SGD against a hand computation
+
+def numpy_sgd(params, x, y, mb, eta, lmbda, epochs=1):
+    """The book's SGD for FC(sigmoid) + softmax, by hand in float64.
+
+    Returns the parameters after training, and the validation-free list
+    of costs (log-likelihood plus the L2 term) of each mini-batch."""
+    w1, b1, w2, b2 = [p.copy() for p in params]
+    nb = len(x) // mb
+    costs = []
+    for _ in range(epochs):
+        for j in range(nb):
+            xb, yb = x[j * mb:(j + 1) * mb], y[j * mb:(j + 1) * mb]
+            a1 = 1 / (1 + np.exp(-(xb @ w1 + b1)))
+            z2 = a1 @ w2 + b2
+            prob = np.exp(z2 - z2.max(1, keepdims=True))
+            prob /= prob.sum(1, keepdims=True)
+            costs.append(-np.mean(np.log(prob[np.arange(mb), yb]))
+                         + 0.5 * lmbda * ((w1 ** 2).sum() + (w2 ** 2).sum()) / nb)
+            delta2 = prob.copy()
+            delta2[np.arange(mb), yb] -= 1
+            delta2 /= mb
+            delta1 = (delta2 @ w2.T) * a1 * (1 - a1)
+            grads = [xb.T @ delta1 + lmbda / nb * w1, delta1.sum(0),
+                     a1.T @ delta2 + lmbda / nb * w2, delta2.sum(0)]
+            w1, b1, w2, b2 = [p - eta * g for p, g in zip((w1, b1, w2, b2), grads)]
+    return [w1, b1, w2, b2], costs
+
+
+def fc_softmax_net(mb, n_in=6, n_hidden=5, n_out=3, seed=0):
+    np.random.seed(seed)
+    net = Network([FullyConnectedLayer(n_in=n_in, n_out=n_hidden),
+                   SoftmaxLayer(n_in=n_hidden, n_out=n_out)], mb)
+    # Non-zero softmax weights, so that the hidden layer learns from step one.
+    with torch.no_grad():
+        net.layers[1].w.copy_(torch.from_numpy(
+            np.random.normal(0, 1, (n_hidden, n_out)).astype(np.float32)))
+        net.layers[1].b.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    return net
+
+
+@pytest.mark.parametrize("lmbda", [0.0, 2.5])
+def test_sgd_steps_equal_a_hand_computation(lmbda):
+    mb, eta = 5, 0.7
+    net = fc_softmax_net(mb)
+    x, y = synthetic(2 * mb + 3, n_in=6, classes=3, seed=1)  # 2 full mini-batches
+    start = [as_numpy(p) for p in net.params]
+    expected, _ = numpy_sgd(start, x.astype(np.float64), y, mb, eta, lmbda)
+    quiet(net.SGD, shared(x, y), 1, mb, eta, shared(x, y), None, lmbda=lmbda)
+    for param, value in zip(net.params, expected):
+        np.testing.assert_allclose(as_numpy(param), value, rtol=1e-5, atol=1e-6)
+
+
+def test_l2_term_is_the_books_cost():
+    """The update SGD makes is gradient descent on the book's cost
+    C = log-likelihood + 0.5*lmbda*sum(w**2)/num_training_batches, with the
+    weights of every layer and no biases in the sum."""
+    mb, eta, lmbda, nb = 5, 0.3, 4.0, 3
+    net = fc_softmax_net(mb)
+    x, y = synthetic(nb * mb, n_in=6, classes=3, seed=2)
+    xb, yb = shared(x[:mb], y[:mb])
+    before = [p.detach().clone() for p in net.params]
+    cost = net._cost(xb, yb) + 0.5 * lmbda * sum(
+        (layer.w ** 2).sum() for layer in net.layers) / nb
+    _, hand_costs = numpy_sgd([b.double().numpy() for b in before], x.astype(np.float64),
+                              y, mb, eta, lmbda)
+    assert cost.item() == pytest.approx(hand_costs[0], rel=1e-5)
+    grads = torch.autograd.grad(cost, net.params)
+    net._train_step(xb, yb, eta, 1.0 - eta * lmbda / nb)
+    for param, old, grad in zip(net.params, before, grads):
+        np.testing.assert_allclose(param.detach().numpy(), (old - eta * grad).numpy(),
+                                   rtol=1e-5, atol=1e-7)
+
+
+def test_sgd_printed_lines_and_iteration_numbers():
+    mb = 1
+    np.random.seed(0)
+    net = Network([SoftmaxLayer(n_in=4, n_out=3)], mb)
+    train = synthetic(1500, n_in=4, classes=3, seed=3)
+    valid = synthetic(7, n_in=4, classes=3, seed=4)
+    test = synthetic(9, n_in=4, classes=3, seed=5)
+    lines = quiet(net.SGD, shared(*train), 2, mb, 0.5, shared(*valid), shared(*test))
+    v0, v1 = net.validation_accuracies
+    t0 = net.test_accuracies[0]
+    expected = [
+        "Training mini-batch number 0",
+        "Training mini-batch number 1000",
+        f"Epoch 0: validation accuracy {v0:.2%}",
+        "This is the best validation accuracy to date.",
+        f"The corresponding test accuracy is {t0:.2%}",
+        "Training mini-batch number 2000",
+        f"Epoch 1: validation accuracy {v1:.2%}"]
+    if v1 >= v0:
+        expected += ["This is the best validation accuracy to date.",
+                     f"The corresponding test accuracy is {net.test_accuracies[1]:.2%}"]
+    best = max(v0, v1) if v1 >= v0 else v0
+    expected += ["Finished training network.",
+                 f"Best validation accuracy of {best:.2%} obtained at iteration "
+                 f"{2999 if v1 >= v0 else 1499}",
+                 f"Corresponding test accuracy of {net.test_accuracy:.2%}"]
+    assert lines == expected
+    assert re.fullmatch(r"Epoch 0: validation accuracy \d+\.\d\d%", lines[2])
+    # Accuracies are fractions of whole mini-batches: here k/7 and k/9.
+    assert round(v0 * 7) == pytest.approx(v0 * 7, abs=1e-9)
+    assert round(t0 * 9) == pytest.approx(t0 * 9, abs=1e-9)
+
+
+def test_sgd_uses_full_mini_batches_in_order():
+    """Examples past the last full mini-batch do not change the result, and
+    the mini-batches are taken in the data's order."""
+    mb, eta = 5, 0.4
+    x, y = synthetic(2 * mb + 4, n_in=6, classes=3, seed=6)
+    results = []
+    for n in (2 * mb, 2 * mb + 4):
+        net = fc_softmax_net(mb)
+        quiet(net.SGD, shared(x[:n], y[:n]), 1, mb, eta, shared(x, y), None)
+        results.append([as_numpy(p) for p in net.params])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    swapped = np.concatenate([x[mb:2 * mb], x[:mb]]), np.concatenate([y[mb:2 * mb], y[:mb]])
+    net = fc_softmax_net(mb)
+    quiet(net.SGD, shared(*swapped), 1, mb, eta, shared(x, y), None)
+    assert not np.allclose(as_numpy(net.params[0]), results[0][0])
+
+
+def test_validation_accuracy_is_the_mean_of_mini_batch_accuracies():
+    mb = 10
+    net = small_conv_net(mb=mb)
+    x, y = synthetic(1005, n_in=144, classes=4, seed=7)
+    quiet(net.SGD, shared(x[:300], y[:300]), 1, mb, 0.1, shared(x, y), None)
+    tx, ty = shared(x, y)
+    per_batch = []
+    with torch.no_grad():
+        for j in range(len(x) // mb):
+            batch = tx[j * mb:(j + 1) * mb]
+            net._y_out(batch)
+            per_batch.append(net.layers[-1].accuracy(ty[j * mb:(j + 1) * mb]).item())
+    # (the per-batch accuracies are float32, hence the tolerance)
+    assert net.validation_accuracies[0] == pytest.approx(np.mean(per_batch), abs=1e-6)
+    assert net.accuracy((tx, ty)) == pytest.approx(np.mean(per_batch), abs=1e-6)
+    assert 0.0 < np.mean(per_batch) < 1.0
+
+
+def test_counter_driven_step_matches_sliced_steps():
+    """The step a CUDA graph captures reads its mini-batch through a counter
+    on the device; run eagerly it must train exactly like the plain loop."""
+    mb, eta, decay = 4, 0.2, 0.999
+    x, y = shared(*synthetic(6 * mb, n_in=144, classes=4, seed=8))
+    nets = [small_conv_net(mb=mb), small_conv_net(mb=mb)]
+    for net, use_counter in zip(nets, (False, True)):
+        trainer = network3._Trainer(net, x, y, eta, decay, use_graph=False,
+                                    use_counter=use_counter)
+        for epoch in range(2):
+            trainer.start_epoch()
+            for j in range(6):
+                trainer.step(j)
+    for a, b in zip(nets[0].params, nets[1].params):
+        assert torch.equal(a, b)
+    assert not torch.equal(nets[0].params[0], small_conv_net(mb=mb).params[0])
+
+
+def test_runs_repeat_with_the_same_seeds():
+    x, y = synthetic(40, n_in=144, classes=4, seed=9)
+
+    def train(np_seed, torch_seed, seed=None):
+        net = small_conv_net(mb=4, seed=np_seed, p_dropout=0.5)
+        if seed is not None:
+            net = Network(net.layers, 4, seed=seed)
+        torch.manual_seed(torch_seed)
+        quiet(net.SGD, shared(x, y), 2, 4, 0.5, shared(x, y), None)
+        return [p.detach().clone() for p in net.params]
+
+    first, again = train(1, 2), train(1, 2)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    other_masks = train(1, 3)
+    assert not all(torch.equal(a, b) for a, b in zip(first, other_masks))
+    # seed= gives the network its own dropout generator: torch's global seed
+    # no longer matters.
+    own, own_again = train(1, 2, seed=11), train(1, 5, seed=11)
+    assert all(torch.equal(a, b) for a, b in zip(own, own_again))
+
+
+needs_cuda = pytest.mark.skipif(network3.device.type != "cuda",
+                                reason="runs only where network3 uses a CUDA GPU")
+
+
+@needs_cuda
+def test_cuda_graph_trains_like_eager_steps():
+    x, y = shared(*synthetic(400, n_in=144, classes=4, seed=12))
+    nets = []
+    for capture in (False, True):
+        net = small_conv_net(mb=4, p_dropout=0.0)
+        net.capture = capture
+        quiet(net.SGD, (x, y), 2, 4, 0.2, (x, y), (x, y), lmbda=0.5)
+        nets.append(net)
+    assert nets[1].capture_used and not nets[0].capture_used
+    for a, b in zip(nets[0].params, nets[1].params):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert nets[0].validation_accuracies == pytest.approx(nets[1].validation_accuracies,
+                                                          abs=0.01)
+
+
+@needs_cuda
+def test_cuda_graph_with_dropout_repeats_with_a_seed(tmp_path):
+    x, y = shared(*synthetic(400, n_in=144, classes=4, seed=13))
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(4)
+        net = small_conv_net(mb=4, p_dropout=0.5)
+        quiet(net.SGD, (x, y), 1, 4, 0.2, (x, y), None)
+        runs.append(net)
+    assert runs[0].capture_used
+    for a, b in zip(runs[0].params, runs[1].params):  # cuDNN may sum in any order
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    runs[0].save(tmp_path / "net.pt")
+    loaded = network3.load(tmp_path / "net.pt")
+    assert loaded.params[0].device.type == "cuda"
+    np.testing.assert_array_equal(loaded.predict(x), runs[0].predict(x))
+
+
+#### Shape checks
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Network([ConvPoolLayer(filter_shape=(20, 1, 5, 5),
+                                    image_shape=(20, 1, 28, 28)),
+                      FullyConnectedLayer(n_in=2880, n_out=10)], 10),
+     r"image_shape \(20, 1, 28, 28\) is for mini-batches of 20.*mini_batch_size is 10"),
+    (lambda: Network([ConvPoolLayer(filter_shape=(20, 1, 5, 5),
+                                    image_shape=(10, 1, 28, 28)),
+                      ConvPoolLayer(filter_shape=(40, 20, 5, 5),
+                                    image_shape=(10, 20, 14, 14))], 10),
+     r"layer 1 \(ConvPoolLayer\).*\(20, 14, 14\).*layer 0 outputs \(20, 12, 12\)"),
+    (lambda: Network([ConvPoolLayer(filter_shape=(20, 1, 5, 5),
+                                    image_shape=(10, 1, 28, 28)),
+                      FullyConnectedLayer(n_in=640, n_out=100)], 10),
+     r"layer 1 \(FullyConnectedLayer\) takes 640 inputs.*outputs 2880"),
+    (lambda: Network([FullyConnectedLayer(n_in=784, n_out=100),
+                      SoftmaxLayer(n_in=30, n_out=10)], 10),
+     r"layer 1 \(SoftmaxLayer\) takes 30 inputs, but layer 0 .* outputs 100"),
+    (lambda: ConvPoolLayer(filter_shape=(20, 3, 5, 5), image_shape=(10, 1, 28, 28)),
+     r"expects 3 input feature maps .* has 1"),
+    (lambda: ConvPoolLayer(filter_shape=(20, 1, 5), image_shape=(10, 1, 28, 28)),
+     r"filter_shape must be a tuple of 4"),
+    (lambda: ConvPoolLayer(filter_shape=(2, 1, 5, 5), image_shape=(10, 1, 5, 5)),
+     r"smaller than the 2x2 pooling"),
+    (lambda: FullyConnectedLayer(n_in=784, n_out=100, p_dropout=1.0),
+     r"p_dropout must be in \[0, 1\)"),
+    (lambda: Network([], 10), r"at least one layer"),
+    (lambda: Network([SoftmaxLayer(n_in=784, n_out=10)], 0), r"mini_batch_size"),
+])
+def test_shapes_that_do_not_chain_raise(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_sgd_rejects_mismatched_arguments():
+    net = Network([FullyConnectedLayer(n_in=784, n_out=30), SoftmaxLayer(n_in=30, n_out=10)], 10)
+    data = shared(*synthetic(50))
+    with pytest.raises(ValueError, match="mini_batch_size=5.*mini-batches of 10"):
+        net.SGD(data, 1, 5, 0.1, data, data)
+    wrong = shared(*synthetic(50, n_in=100))
+    with pytest.raises(ValueError, match=r"training_data: images of shape \(50, 100\).*784"):
+        net.SGD(wrong, 1, 10, 0.1, data, data)
+    few = shared(*synthetic(5))
+    with pytest.raises(ValueError, match="validation_data holds fewer examples"):
+        net.SGD(data, 1, 10, 0.1, few, data)
+    with pytest.raises(ValueError, match="predict needs images of 784 values"):
+        net.predict(np.zeros((3, 100)))
+
+
+#### Predictions, saving and loading
+
+def test_predict_matches_the_inference_path_for_any_count():
+    net = small_conv_net(mb=4)
+    with torch.no_grad():
+        net.layers[-1].w.normal_()
+    x, _ = synthetic(2503, n_in=144, classes=4, seed=10)
+    predictions = net.predict(x)
+    assert isinstance(predictions, np.ndarray) and predictions.dtype == np.int64
+    assert predictions.shape == (2503,)
+    with torch.no_grad():
+        direct = net._y_out(torch.from_numpy(x)).numpy()
+    np.testing.assert_array_equal(predictions, direct)
+    assert len(set(predictions.tolist())) > 1
+    assert net.predict(x[5]).tolist() == [direct[5]]
+    images = torch.from_numpy(x[:3].reshape(3, 1, 12, 12))
+    assert net.predict(images).tolist() == direct[:3].tolist()
+    assert net.predict(np.zeros((0, 144))).shape == (0,)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    net = small_conv_net(mb=4, p_dropout=0.3)
+    x, y = synthetic(80, n_in=144, classes=4, seed=11)
+    quiet(net.SGD, shared(x, y), 1, 4, 0.3, shared(x, y), None)
+    path = tmp_path / "net.pt"
+    net.save(path)
+    state = np.random.get_state()[1].copy()
+    loaded = network3.load(path)
+    assert np.array_equal(np.random.get_state()[1], state)  # numpy's RNG untouched
+    assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in net.layers]
+    assert loaded.mini_batch_size == 4
+    assert loaded.layers[0].activation_fn is ReLU and loaded.layers[1].activation_fn is tanh
+    assert loaded.layers[1].p_dropout == loaded.layers[2].p_dropout == 0.3
+    for a, b in zip(net.params, loaded.params):
+        assert torch.equal(a, b)
+    np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
+    assert loaded.accuracy(shared(x, y)) == net.accuracy(shared(x, y))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.pt"]  # no temp files
+
+
+def test_save_refuses_what_it_cannot_record_and_writes_nothing(tmp_path):
+    net = Network([FullyConnectedLayer(n_in=4, n_out=3, activation_fn=lambda z: z * 2),
+                   SoftmaxLayer(n_in=3, n_out=2)], 2)
+    with pytest.raises(ValueError, match="cannot save the activation function"):
+        net.save(tmp_path / "net.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def saved_blob(tmp_path):
+    net = Network([FullyConnectedLayer(n_in=4, n_out=3), SoftmaxLayer(n_in=3, n_out=2)], 2)
+    net.save(tmp_path / "good.pt")
+    return torch.load(tmp_path / "good.pt", weights_only=True)
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda blob, path: path.write_bytes(b"not a network at all"), "not a network saved"),
+    (lambda blob, path: path.write_bytes((path.parent / "good.pt").read_bytes()[:200]),
+     "not a network saved"),
+    (lambda blob, path: torch.save({"weights": [torch.zeros(2)]}, path),
+     "does not say it holds a network3"),
+    (lambda blob, path: torch.save(dict(blob, version=99), path), "version 99"),
+    (lambda blob, path: torch.save(dict(blob, architecture="[{"), path),
+     "unreadable architecture"),
+    (lambda blob, path: torch.save(dict(blob, architecture=blob["architecture"].replace(
+        "SoftmaxLayer", "MysteryLayer")), path), "unknown layer type 'MysteryLayer'"),
+    (lambda blob, path: torch.save(dict(blob, architecture=blob["architecture"].replace(
+        '"sigmoid"', '"os.system"')), path), "unknown activation function"),
+    (lambda blob, path: torch.save(dict(blob, params=blob["params"][:3]), path),
+     "expected 4 weight tensors"),
+    (lambda blob, path: torch.save(dict(blob, params=[torch.zeros(5, 5)] + blob["params"][1:]),
+                                   path), r"weight tensor 0 is \(5, 5\), expected \(4, 3\)"),
+    (lambda blob, path: torch.save(dict(blob, mini_batch_size=-1), path), "mini_batch_size"),
+    (lambda blob, path: torch.save(dict(blob, extra=Evil()), path), "not a network saved"),
+])
+def test_load_rejects_malformed_files(tmp_path, damage, message):
+    blob = saved_blob(tmp_path)
+    path = tmp_path / "bad.pt"
+    damage(blob, path)
+    with pytest.raises(network3.NetworkFileError, match=message):
+        network3.load(path)
+
+
+def test_load_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such network file"):
+        network3.load(tmp_path / "absent.pt")
+
+
+#### Data
+
+def test_load_data_shared_resolves_relative_paths(tmp_path, monkeypatch):
+    x, y = synthetic(12)
+    data = ((x, y), (x[:4], y[:4]), (x[4:9], y[4:9]))
+    (tmp_path / "d").mkdir()
+    mnist_loader.write_pickle(tmp_path / "d" / "tiny.pkl.gz", data)
+    monkeypatch.chdir(tmp_path)
+    loaded = network3.load_data_shared("d/tiny.pkl.gz")
+    assert [network3.size(part) for part in loaded] == [12, 4, 5]
+    for (lx, ly), (ex, ey) in zip(loaded, data):
+        assert lx.dtype == torch.float32 and ly.dtype == torch.int64
+        assert lx.device.type == network3.device.type
+        np.testing.assert_array_equal(lx.cpu().numpy(), ex)
+        np.testing.assert_array_equal(ly.cpu().numpy(), ey)
+    # Relative to src/, as the book's "../data/..." calls are.
+    relative = os.path.relpath(tmp_path / "d" / "tiny.pkl.gz", SRC)
+    monkeypatch.chdir(tmp_path / "d")
+    assert not Path(relative).exists()
+    assert network3.size(network3.load_data_shared(relative)[0]) == 12
+    with pytest.raises(mnist_loader.DataFileError, match="expand_mnist.py"):
+        network3.load_data_shared("../data/mnist_expanded_missing.pkl.gz")
+
+
+#### The real MNIST data
+
+@pytest.fixture(scope="module")
+def mnist():
+    return network3.load_data_shared()
+
+
+@contextlib.contextmanager
+def torch_threads(n):
+    saved = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+def test_books_relative_call_from_src(mnist, monkeypatch):
+    monkeypatch.chdir(SRC.parent / "tests")  # "../data" is then the repo's data/
+    training_data, validation_data, test_data = network3.load_data_shared("../data/mnist.pkl.gz")
+    assert [network3.size(d) for d in (training_data, validation_data, test_data)] == [
+        50000, 10000, 10000]
+    assert torch.equal(training_data[0][:100], mnist[0][0][:100])
+
+
+def test_shallow_network_on_mnist(mnist):
+    """FC 784-100 sigmoid + softmax, eta 0.1, mini-batches of 10: about 92.5%
+    after one epoch and 94.5% after two (measured over seeds 0, 3, 12345678)."""
+    training_data, validation_data, test_data = mnist
+    np.random.seed(12345678)
+    torch.manual_seed(12345678)
+    mini_batch_size = 10
+    net = Network([FullyConnectedLayer(n_in=784, n_out=100),
+                   SoftmaxLayer(n_in=100, n_out=10)], mini_batch_size)
+    with torch_threads(1):  # faster than two threads at this size
+        lines = quiet(net.SGD, training_data, 2, mini_batch_size, 0.1,
+                      validation_data, test_data)
+    assert lines[:5] == [f"Training mini-batch number {i}" for i in range(0, 5000, 1000)]
+    assert net.validation_accuracies[0] >= 0.92
+    assert net.validation_accuracies[1] >= 0.94
+    assert net.test_accuracy >= 0.93
+
+
+def test_relu_double_conv_network_on_mnist(mnist):
+    """The book's dbl_conv_relu: about 97.0-97.9% after one epoch and
+    98.2-98.4% after two (measured over seeds 1, 2, 3, 12345678)."""
+    training_data, validation_data, test_data = mnist
+    np.random.seed(12345678)
+    torch.manual_seed(12345678)
+    mini_batch_size = 10
+    net = Network([
+        ConvPoolLayer(image_shape=(mini_batch_size, 1, 28, 28),
+                      filter_shape=(20, 1, 5, 5), poolsize=(2, 2), activation_fn=ReLU),
+        ConvPoolLayer(image_shape=(mini_batch_size, 20, 12, 12),
+                      filter_shape=(40, 20, 5, 5), poolsize=(2, 2), activation_fn=ReLU),
+        FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100, activation_fn=ReLU),
+        SoftmaxLayer(n_in=100, n_out=10)], mini_batch_size)
+    quiet(net.SGD, training_data, 2, mini_batch_size, 0.03, validation_data, test_data,
+          lmbda=0.1)
+    assert net.validation_accuracies[0] >= 0.965
+    assert net.validation_accuracies[1] >= 0.975
+    assert net.test_accuracy >= 0.97
