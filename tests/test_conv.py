@@ -1,0 +1,269 @@
+"""Tests of conv.py: the ensemble vote, the chapter 6 architectures, the plots
+and the script.  Networks train for one epoch on a few real MNIST images."""
+
+import json
+import struct
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import conv
+import mnist_loader
+import network3
+from network3 import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, sigmoid
+
+
+#### The vote
+def test_plurality_takes_the_most_common_label():
+    votes = [[1, 2, 3, 0],
+             [1, 3, 3, 0],
+             [2, 3, 4, 7]]
+    np.testing.assert_array_equal(conv.plurality(votes), [1, 3, 3, 0])
+
+
+def test_plurality_ties_go_to_the_earliest_net():
+    # Two nets that disagree: the first one wins, whichever label is larger.
+    np.testing.assert_array_equal(conv.plurality([[5, 0, 9], [7, 2, 1]]), [5, 0, 9])
+    # 2-2 tie between 4 and 2 among four nets: the first net said 4.
+    np.testing.assert_array_equal(conv.plurality([[4], [2], [2], [4]]), [4])
+    # A label with more votes beats the first net's.
+    np.testing.assert_array_equal(conv.plurality([[4], [2], [2], [1]]), [2])
+
+
+def test_plurality_agrees_with_counting_votes_in_order():
+    rng = np.random.default_rng(0)
+    votes = rng.integers(0, 10, size=(5, 500))
+    expected = [Counter(column).most_common(1)[0][0] for column in votes.T.tolist()]
+    np.testing.assert_array_equal(conv.plurality(votes), expected)
+
+
+def test_plurality_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        conv.plurality([1, 2, 3])
+
+
+class FixedNet:
+    """Stands in for a trained network: predicts given labels."""
+
+    def __init__(self, labels):
+        self.labels = np.array(labels)
+
+    def predict(self, x):
+        assert len(x) == len(self.labels)
+        return self.labels
+
+
+def test_ensemble_finds_the_errors_of_the_vote(capsys):
+    test_x = np.zeros((6, 784), dtype=np.float32)
+    test_y = np.array([0, 1, 2, 3, 4, 5])
+    nets = [FixedNet([0, 1, 9, 3, 8, 5]),
+            FixedNet([0, 7, 9, 3, 4, 6]),
+            FixedNet([1, 7, 2, 3, 8, 6])]
+    # votes: 0, 7, 9, 3, 8, 6  -> wrong at 1, 2, 4, 5
+    error_locations, erroneous_predictions = conv.ensemble(nets, (test_x, test_y))
+    assert error_locations == [1, 2, 4, 5]
+    assert erroneous_predictions == [7, 9, 8, 6]
+    assert "Accuracy is 33.33%" in capsys.readouterr().out
+
+
+def test_ensemble_rejects_predictions_of_the_wrong_length():
+    with pytest.raises(ValueError, match="3 labels for 4 test images"):
+        conv.ensemble([FixedNet([0, 1, 2])], (np.zeros((3, 784)), np.arange(4)))
+
+
+def test_protocol_series_holds_the_test_accuracy_at_best_validation():
+    class Trained:
+        test_accuracies = [0.9, None, 0.95, None, 0.93]
+    assert conv.protocol_series(Trained()) == [90.0, 90.0, 95.0, 95.0, 93.0]
+
+
+#### The architectures, trained for one epoch on a few real images
+@pytest.fixture(scope="module")
+def small():
+    """50 training, 100 validation and 100 test images of real MNIST."""
+    training, validation, test = conv.standard_data()
+    return ((training[0][:50], training[1][:50]),
+            (validation[0][:100], validation[1][:100]),
+            (test[0][:100], test[1][:100]))
+
+
+def describe(net):
+    """Each layer as (type, shapes, activation, dropout)."""
+    rows = []
+    for layer in net.layers:
+        if isinstance(layer, ConvPoolLayer):
+            rows.append(("conv", layer.filter_shape, layer.image_shape, layer.poolsize,
+                         layer.activation_fn))
+        elif isinstance(layer, FullyConnectedLayer):
+            rows.append(("fc", layer.n_in, layer.n_out, layer.activation_fn,
+                         layer.p_dropout))
+        else:
+            assert isinstance(layer, SoftmaxLayer)
+            rows.append(("softmax", layer.n_in, layer.n_out, layer.p_dropout))
+    return rows
+
+
+CONV1 = ("conv", (20, 1, 5, 5), (10, 1, 28, 28), (2, 2))
+CONV2 = ("conv", (40, 20, 5, 5), (10, 20, 12, 12), (2, 2))
+
+
+def check_runs(runs, n, seed, epochs=1):
+    """n nets with the seeds seed, seed+1, ... and their results recorded."""
+    assert len(runs) == n
+    assert [net.seed for net in runs] == [seed + j for j in range(n)]
+    recorded = [run for exp in runs.experiments for run in exp.runs]
+    assert [run["seed"] for run in recorded] == [net.seed for net in runs]
+    for net, run in zip(runs, recorded):
+        assert len(net.validation_accuracies) == epochs
+        assert run["accuracy"][-1] == pytest.approx(100 * net.test_accuracy)
+        assert run["validation"] == pytest.approx(
+            [100 * v for v in net.validation_accuracies])
+
+
+def test_shallow(small):
+    runs = conv.shallow(n=2, epochs=1, seed=7, data=small)
+    check_runs(runs, 2, 7)
+    assert describe(runs[0]) == [("fc", 784, 100, sigmoid, 0.0), ("softmax", 100, 10, 0.0)]
+    assert runs.experiments[0].published == "97.80%"
+
+
+def test_same_seed_same_result_and_training_size(small):
+    a = conv.shallow(n=1, epochs=1, seed=3, training_size=20, data=small)
+    b = conv.shallow(n=1, epochs=1, seed=3, training_size=20, data=small)
+    assert a.experiments[0].runs == b.experiments[0].runs
+    assert "20 training images" in a.experiments[0].settings
+    with pytest.raises(ValueError, match="training_size"):
+        conv.shallow(n=1, epochs=1, training_size=5, data=small)
+
+
+def test_basic_conv_and_omit_FC(small):
+    basic = conv.basic_conv(n=1, epochs=1, data=small)
+    check_runs(basic, 1, conv.SEED)
+    assert describe(basic[0]) == [CONV1 + (sigmoid,), ("fc", 2880, 100, sigmoid, 0.0),
+                                  ("softmax", 100, 10, 0.0)]
+    omit = conv.omit_FC(n=1, epochs=1, data=small)
+    assert describe(omit[0]) == [CONV1 + (sigmoid,), ("softmax", 2880, 10, 0.0)]
+
+
+def test_dbl_conv_and_its_variants(small):
+    sig = conv.dbl_conv(n=1, epochs=1, data=small)
+    assert describe(sig[0]) == [CONV1 + (sigmoid,), CONV2 + (sigmoid,),
+                                ("fc", 640, 100, sigmoid, 0.0), ("softmax", 100, 10, 0.0)]
+    assert "eta 0.1" in sig.experiments[0].settings
+    assert sig.experiments[0].published == "99.06%"
+    relu = conv.dbl_conv_relu(n=1, epochs=1, data=small)
+    check_runs(relu, 1, conv.SEED)
+    assert describe(relu[0]) == [CONV1 + (ReLU,), CONV2 + (ReLU,),
+                                 ("fc", 640, 100, ReLU, 0.0), ("softmax", 100, 10, 0.0)]
+    assert "eta 0.03, lmbda 0.1," in relu.experiments[0].settings
+    assert relu.experiments[0].published == "99.23%"
+    reg = conv.regularized_dbl_conv(lmbdas=(0.01, 1.0), n=1, epochs=1, data=small)
+    assert len(reg) == 2
+    assert [e.name for e in reg.experiments] == ["regularized_dbl_conv lmbda=0.01",
+                                                "regularized_dbl_conv lmbda=1.0"]
+
+
+def test_expanded_data_architectures(small):
+    one = conv.expanded_data(300, runs=1, epochs=1, data=small)
+    check_runs(one, 1, conv.SEED)
+    assert describe(one[0])[2:] == [("fc", 640, 300, ReLU, 0.0), ("softmax", 300, 10, 0.0)]
+    assert one.experiments[0].published == "99.46%"
+    two = conv.expanded_data_double_fc(100, runs=1, epochs=1, data=small)
+    assert describe(two[0]) == [CONV1 + (ReLU,), CONV2 + (ReLU,),
+                                ("fc", 640, 100, ReLU, 0.0), ("fc", 100, 100, ReLU, 0.0),
+                                ("softmax", 100, 10, 0.0)]
+    drop = conv.double_fc_dropout(0.5, 0.4, 0.3, 2, epochs=1, data=small)
+    check_runs(drop, 2, conv.SEED)
+    assert describe(drop[1]) == [CONV1 + (ReLU,), CONV2 + (ReLU,),
+                                 ("fc", 640, 1000, ReLU, 0.5), ("fc", 1000, 1000, ReLU, 0.4),
+                                 ("softmax", 1000, 10, 0.3)]
+    assert "eta 0.03, lmbda 0.0," in drop.experiments[0].settings
+
+
+def test_expanded_data_without_the_file_says_how_to_make_it(tmp_path, monkeypatch):
+    monkeypatch.setenv(mnist_loader.DATA_DIR_ENV, str(tmp_path))
+    with pytest.raises(mnist_loader.DataFileError, match="expand_mnist.py"):
+        conv.expanded_data(runs=1, epochs=1)
+
+
+#### Pictures
+def png_size(path):
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", header[16:24])
+
+
+def test_plot_errors_writes_one_panel_per_error(tmp_path, small):
+    path = tmp_path / "errors.png"
+    conv.plot_errors([3, 1, 4, 15, 9], [0, 1, 2, 3, 4], path, test_data=small[2])
+    assert png_size(path) == (5 * 80, 100)
+    conv.plot_errors(list(range(45)), None, tmp_path / "many.png", test_data=small[2])
+    assert png_size(tmp_path / "many.png") == (40 * 80, 100)  # at most 40 drawn
+
+
+def test_plot_filters(tmp_path, small):
+    net = conv.dbl_conv(n=1, epochs=1, data=small)[0]
+    conv.plot_filters(net, 0, 5, 4, tmp_path / "layer0.png")
+    assert png_size(tmp_path / "layer0.png") == (5 * 60, 4 * 60)
+    conv.plot_filters(net, 1, 8, 5, tmp_path / "layer1.png")
+    assert png_size(tmp_path / "layer1.png") == (8 * 60, 5 * 60)
+    with pytest.raises(ValueError, match="not a ConvPoolLayer"):
+        conv.plot_filters(net, 2, 5, 4)
+    with pytest.raises(ValueError, match="cannot hold"):
+        conv.plot_filters(net, 1, 5, 4)
+
+
+#### The script
+def test_script_writes_results_and_table(tmp_path, capsys):
+    out = tmp_path / "results"
+    assert conv.main(["shallow", "--runs", "2", "--epochs", "1", "--seed", "5",
+                      "--training-size", "100", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    [shallow] = results["experiments"]
+    assert [run["seed"] for run in shallow["runs"]] == [5, 6]
+    table = (out / "table.md").read_text()
+    assert "| shallow |" in table and "97.80%" in table
+    assert png_size(out / "shallow.png")[0] > 0
+    assert png_size(out / "shallow-validation.png")[0] > 0
+    assert "| shallow |" in capsys.readouterr().out
+
+
+def test_script_rejects_unknown_experiments(tmp_path):
+    with pytest.raises(SystemExit):
+        conv.main(["no_such_experiment", "--out", str(tmp_path)])
+
+
+def test_run_experiments_ensemble(tmp_path, small):
+    out = tmp_path / "ens"
+    experiments = conv.run_experiments(["ensemble"], epochs=1, repetitions=3,
+                                       out=out, save_nets=True, data=small)
+    assert [e.name for e in experiments] == ["double_fc_dropout(0.5, 0.5, 0.5)",
+                                            "ensemble of 3"]
+    votes = experiments[1].runs[0]
+    assert 0 <= votes["errors"] <= 100
+    assert votes["accuracy"] == [pytest.approx(100 - votes["errors"])]  # 100 test images
+    assert png_size(out / "ensemble_errors.png")[1] == 100
+    assert png_size(out / "net_full_layer_0.png") == (300, 240)
+    assert png_size(out / "net_full_layer_1.png") == (480, 300)
+    saved = sorted((out / "nets").iterdir())
+    assert len(saved) == 3
+    reloaded = network3.load(saved[0])
+    assert describe(reloaded)[2:] == [("fc", 640, 1000, ReLU, 0.5),
+                                      ("fc", 1000, 1000, ReLU, 0.5),
+                                      ("softmax", 1000, 10, 0.5)]
+    assert reloaded.predict(small[2][0]).shape == (100,)
+    assert "ensemble of 3" in (out / "table.md").read_text()
+
+
+def test_run_experiments_by_name(small):
+    experiments = conv.run_experiments(["expanded_data_double_fc_300", "dbl_conv"],
+                                       runs=1, epochs=1, data=small)
+    # Run in the book's order, whatever the order asked.
+    assert [e.name for e in experiments] == ["dbl_conv", "expanded_data_double_fc(300)"]
+    assert experiments[1].published == "99.48%"
+    assert [len(e.runs) for e in experiments] == [1, 1]
+    with pytest.raises(ValueError, match="unknown experiment"):
+        conv.run_experiments(["dbl_conv", "bogus"], data=small)
+    with pytest.raises(ValueError, match="out folder"):
+        conv.run_experiments(["dbl_conv"], save_nets=True, data=small)

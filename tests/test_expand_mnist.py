@@ -1,0 +1,161 @@
+"""Tests of expand_mnist.py: the shifts, the expansion, and the file it writes."""
+
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+import expand_mnist
+import mnist_loader
+from expand_mnist import expand, expand_file, shift
+
+# A 3x3 image stored row by row, as the book stores its 28x28 images.
+IMAGE = np.arange(1, 10, dtype=np.float32).reshape(1, 9)
+# 1 2 3
+# 4 5 6
+# 7 8 9
+
+
+def grid(rows):
+    return np.array(rows, dtype=np.float32).reshape(1, 9)
+
+
+@pytest.mark.parametrize("dy, dx, expected", [
+    (-1, 0, [[4, 5, 6], [7, 8, 9], [0, 0, 0]]),  # up
+    (1, 0, [[0, 0, 0], [1, 2, 3], [4, 5, 6]]),   # down
+    (0, -1, [[2, 3, 0], [5, 6, 0], [8, 9, 0]]),  # left
+    (0, 1, [[0, 1, 2], [0, 4, 5], [0, 7, 8]]),   # right
+    (0, 0, [[1, 2, 3], [4, 5, 6], [7, 8, 9]]),
+])
+def test_shift_tiny_image(dy, dx, expected):
+    np.testing.assert_array_equal(shift(IMAGE, dy, dx), grid(expected))
+
+
+def test_shift_does_not_modify_its_input_and_handles_many_images():
+    images = np.stack([IMAGE[0], 10 * IMAGE[0]])
+    before = images.copy()
+    moved = shift(images, 1, 0)
+    np.testing.assert_array_equal(images, before)
+    np.testing.assert_array_equal(moved[1], 10 * grid([[0, 0, 0], [1, 2, 3], [4, 5, 6]])[0])
+    assert moved.dtype == np.float32
+
+
+def test_shift_of_an_mnist_sized_image_moves_one_pixel():
+    image = np.zeros((1, 784), dtype=np.float32)
+    image[0, 5 * 28 + 7] = 1.0  # row 5, column 7
+    assert np.flatnonzero(shift(image, -1, 0)) == [4 * 28 + 7]
+    assert np.flatnonzero(shift(image, 0, 1)) == [5 * 28 + 8]
+
+
+def test_shift_rejects_non_square_images():
+    with pytest.raises(ValueError, match="square"):
+        shift(np.zeros((2, 10)), 1, 0)
+    with pytest.raises(ValueError, match="shape"):
+        shift(np.zeros(9), 1, 0)
+
+
+def synthetic(n=7, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 784), dtype=np.float32)
+    y = rng.integers(0, 10, n).astype(np.int64)
+    return x, y
+
+
+def as_set(x, y):
+    return sorted((int(label), row.tobytes()) for row, label in zip(x, y))
+
+
+def test_expand_holds_each_image_and_its_four_shifts_with_their_labels():
+    x, y = synthetic()
+    ex, ey = expand(x, y, seed=1, chunk=3)  # a chunk that does not divide n
+    assert ex.shape == (35, 784) and ey.shape == (35,)
+    assert ex.dtype == np.float32 and ey.dtype == np.int64
+    wanted = [(x, y)] + [(shift(x, dy, dx), y) for _, dy, dx in expand_mnist.SHIFTS]
+    expected = sorted(sum((as_set(*pair) for pair in wanted), []))
+    assert as_set(ex, ey) == expected
+    np.testing.assert_array_equal(np.bincount(ey, minlength=10),
+                                  5 * np.bincount(y, minlength=10))
+
+
+def test_expand_shuffles_reproducibly():
+    x, y = synthetic(n=20)
+    a = expand(x, y, seed=3)
+    b = expand(x, y, seed=3)
+    c = expand(x, y, seed=4)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+    # Shuffled: the originals are not simply the first n rows.
+    assert not np.array_equal(a[0][:20], x)
+
+
+def write_source(folder, n=6):
+    source = folder / "mnist.pkl.gz"
+    data = (synthetic(n, 0), synthetic(3, 1), synthetic(2, 2))
+    mnist_loader.write_pickle(source, data)
+    return source, data
+
+
+def test_expand_file_writes_the_book_format(tmp_path):
+    source, (training, validation, test) = write_source(tmp_path)
+    target = tmp_path / "mnist_expanded.pkl.gz"
+    assert expand_file(source, target, seed=5) is True
+    (ex, ey), va, te = mnist_loader.load_data(target)
+    expected = expand(*training, seed=5)
+    np.testing.assert_array_equal(ex, expected[0])
+    np.testing.assert_array_equal(ey, expected[1])
+    for got, original in ((va, validation), (te, test)):
+        np.testing.assert_array_equal(got[0], original[0])
+        np.testing.assert_array_equal(got[1], original[1])
+
+
+def test_second_run_leaves_the_file_alone_unless_forced(tmp_path):
+    source, _ = write_source(tmp_path)
+    target = tmp_path / "out.pkl.gz"
+    assert expand_file(source, target) is True
+    os.utime(target, (1_000_000, 1_000_000))  # an old mtime a rewrite would change
+    assert expand_file(source, target) is False
+    assert target.stat().st_mtime == 1_000_000
+    assert expand_file(source, target, force=True) is True
+    assert target.stat().st_mtime > 1_000_000
+
+
+def test_main_reports_an_existing_file_and_exits_0(tmp_path, capsys):
+    source, _ = write_source(tmp_path)
+    target = tmp_path / "out.pkl.gz"
+    argv = ["--source", str(source), "--output", str(target), "--seed", "9"]
+    assert expand_mnist.main(argv) == 0
+    assert "Wrote" in capsys.readouterr().out
+    before = target.read_bytes()
+    assert expand_mnist.main(argv) == 0
+    assert "already exists" in capsys.readouterr().out
+    assert target.read_bytes() == before
+
+
+def test_main_missing_source_is_a_clear_error(tmp_path, capsys):
+    target = tmp_path / "out.pkl.gz"
+    code = expand_mnist.main(["--source", str(tmp_path / "nothing.pkl.gz"),
+                              "--output", str(target)])
+    assert code == 1
+    assert "nothing.pkl.gz" in capsys.readouterr().err
+    assert not target.exists()
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    source, _ = write_source(tmp_path)
+    target = tmp_path / "out.pkl.gz"
+    real_write = gzip.GzipFile.write
+    calls = []
+
+    def failing_write(self, data):
+        calls.append(len(data))
+        if len(calls) > 1:  # let some bytes reach the disk first
+            raise OSError("disk full")
+        return real_write(self, data)
+
+    monkeypatch.setattr(gzip.GzipFile, "write", failing_write)
+    with pytest.raises(OSError, match="disk full"):
+        expand_file(source, target)
+    assert len(calls) > 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist.pkl.gz"]
