@@ -65,7 +65,8 @@ import numpy as np
 
 import mnist_loader
 import network2
-from reproduction import Experiment, make_parser, plot_series, save_results, seed_all, slug
+from reproduction import (Experiment, figure, make_parser, plot_series, save_png,
+                          save_results, seed_all, slug)
 
 TITLE = "Chapter 3: network2.py on MNIST"
 MINI_BATCH_SIZE = 10
@@ -433,11 +434,7 @@ def more_data(data: Data, opts: Options) -> Outcome:
 def plot_more_data(path: Path, network_points: dict, svm_points: dict) -> Path:
     """Accuracy against training-set size on a log scale, the network (mean
     of its runs) beside the SVM and the book's figures for both."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = figure(figsize=(7, 4.5))
     sizes = sorted(network_points)
     ax.plot(sizes, [np.mean(network_points[s]) for s in sizes], "o-",
             label="network2 [784, 30, 10] (measured)")
@@ -454,10 +451,7 @@ def plot_more_data(path: Path, network_points: dict, svm_points: dict) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with mnist_loader.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 # The experiments by the names --only takes, in the chapter's order.

@@ -55,8 +55,8 @@ import network3
 from network3 import Network
 from network3 import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
 from network3 import ReLU, sigmoid
-from reproduction import (Experiment, make_parser, markdown_table, plot_series,
-                          save_results, seed_all, slug)
+from reproduction import (Experiment, figure, make_parser, markdown_table, plot_series,
+                          save_png, save_results, seed_all, slug)
 
 mini_batch_size = 10
 SEED = 12345678
@@ -412,20 +412,11 @@ def ensemble(nets, test_data=None) -> tuple[list[int], list[int]]:
 
 
 #### Pictures
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def _finish(fig, filename):
-    """Save ``fig`` as a PNG at ``filename`` (atomically) and close it, or return it."""
-    if filename is None:
-        return fig
-    with mnist_loader.atomic_path(filename) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    _pyplot().close(fig)
+    """Save ``fig`` as a PNG at ``filename`` (atomically) if one is given;
+    return it."""
+    if filename is not None:
+        save_png(fig, filename)
     return fig
 
 
@@ -441,11 +432,9 @@ def plot_errors(error_locations, erroneous_predictions=None, filename=None,
     test_x, test_y = (np.asarray(a.cpu() if hasattr(a, "cpu") else a)
                       for a in (test_x, test_y))
     n = min(40, len(error_locations))
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, max(n, 1), figsize=(0.8 * max(n, 1), 1.0), squeeze=False)
+    fig, axes = figure(1, max(n, 1), squeeze=False, figsize=(0.8 * max(n, 1), 1.0))
     for ax in axes[0]:
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set_axis_off()
     for j, location in enumerate(error_locations[:n]):
         ax = axes[0][j]
         ax.matshow(test_x[location].reshape(28, 28), cmap="binary")
@@ -469,15 +458,11 @@ def plot_filters(net, layer: int, x: int, y: int, filename=None):
     filters = conv_layer.w.detach().cpu().numpy()
     if x * y < len(filters):
         raise ValueError(f"a {x}x{y} grid cannot hold the layer's {len(filters)} filters")
-    plt = _pyplot()
-    fig, axes = plt.subplots(y, x, figsize=(0.6 * x, 0.6 * y), squeeze=False)
+    fig, axes = figure(y, x, squeeze=False, figsize=(0.6 * x, 0.6 * y))
     for j, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set_axis_off()
         if j < len(filters):
             ax.matshow(filters[j][0], cmap="binary")
-        else:
-            ax.set_axis_off()
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.98,
                         wspace=0.1, hspace=0.1)
     return _finish(fig, filename)

@@ -193,12 +193,7 @@ def plot_series(path: str | Path, series: Mapping[str, Sequence | tuple],
     Each value is either a list of y values (plotted against 0, 1, 2, ...)
     or a pair ``(xs, ys)``.
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = figure(figsize=(7, 4.5))
     for label, values in series.items():
         if isinstance(values, tuple) and len(values) == 2:
             xs, ys = values
@@ -214,8 +209,26 @@ def plot_series(path: str | Path, series: Mapping[str, Sequence | tuple],
     if len(series) > 1:
         ax.legend(fontsize=8)
     fig.tight_layout()
+    return save_png(fig, path)
+
+
+def figure(nrows: int = 1, ncols: int = 1, squeeze: bool = True, **kwargs):
+    """A new matplotlib ``Figure`` and its axes, made without pyplot.
+
+    Such a figure opens no window, switches no backend and is not kept by
+    pyplot, so scripts and tests leave nothing behind, while a notebook
+    still shows a figure that a cell returns.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
+
+
+def save_png(fig, path: str | Path, dpi: int = 100) -> Path:
+    """Write ``fig`` to ``path`` as a PNG, atomically; return the path."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+        fig.savefig(tmp, format="png", dpi=dpi)
     return path

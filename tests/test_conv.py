@@ -217,7 +217,7 @@ def test_plot_filters(tmp_path, small):
 #### The script
 def test_script_writes_results_and_table(tmp_path, capsys):
     out = tmp_path / "results"
-    assert conv.main(["shallow", "--runs", "2", "--epochs", "1", "--seed", "5",
+    assert conv.main(["shallow", "--runs", "2", "--epochs", "2", "--seed", "5",
                       "--training-size", "100", "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
     [shallow] = results["experiments"]
