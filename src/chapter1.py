@@ -49,6 +49,11 @@ def train(sizes, eta: float, epochs: int, seed: int, training_data, test_data) -
     net = network.Network(sizes)
     with printed_lines() as lines:
         net.SGD(training_data, epochs, MINI_BATCH_SIZE, eta, test_data=test_data)
+    return test_accuracies(lines)
+
+
+def test_accuracies(lines: list[str]) -> list[float]:
+    """Test accuracy (%) per epoch, read from SGD's ``Epoch j: c / n`` lines."""
     matches = [EPOCH_LINE.match(line) for line in lines]
     return [100.0 * int(m[2]) / int(m[3]) for m in matches if m]
 
