@@ -9,7 +9,10 @@ Run it from any folder::
 
 On a machine shared with other jobs, ``OMP_NUM_THREADS=1`` gives steadier
 figures: a second BLAS thread that has to wait for a busy core slows the
-matrix products down instead of speeding them up.
+matrix products down instead of speeding them up.  The first lines say
+which BLAS kernels numpy uses, and whether an ``OPENBLAS_CORETYPE``
+setting holds it to slower ones than the CPU could run (see
+``tests/blas_kernels.py``).
 
 It prints, in one run:
 
@@ -46,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 import numpy as np  # noqa: E402
 
+import blas_kernels  # noqa: E402
 import mnist_loader  # noqa: E402
 import network  # noqa: E402
 
@@ -226,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Python {platform.python_version()}, numpy {np.__version__}, "
           f"{os.cpu_count()} CPUs, OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', '(unset)')}")
+    print(blas_kernels.report())
     training_data, _, test_data = bench_loader()
     for sizes in ([784, 30, 10], [784, 100, 10]):
         bench_network(sizes, training_data, test_data, epochs, fraction)

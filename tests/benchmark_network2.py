@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import mnist_loader  # noqa: E402
 import network2  # noqa: E402
+from blas_kernels import report as blas_report  # noqa: E402  (tests/ is the script's folder)
 
 
 #### The per-example reference: the book's algorithm, one example at a time
@@ -198,6 +199,7 @@ def main(argv=None):
           f"{os.cpu_count()} CPUs, OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', 'unset')}; best of {args.rounds} "
           f"alternating rounds")
+    print(blas_report())
 
     matrix, floor, per_example = [], [], []
     for _ in range(args.rounds):
