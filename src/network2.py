@@ -706,26 +706,15 @@ def _stack_one_by_one(pairs, n_in, n_out, one_hot, what):
             x, y = pair
         except (TypeError, ValueError):
             raise ValueError(f"{what}[{i}] is not an (x, y) pair") from None
-        x = np.asarray(x)
-        if x.shape not in ((n_in, 1), (n_in,)):
-            raise ValueError(f"{what}[{i}]: x has shape {x.shape}; the network "
-                             f"expects ({n_in}, 1)")
-        if x.dtype.kind not in "iuf":
-            raise ValueError(f"{what}[{i}]: x must hold numbers, not {x.dtype}")
-        xs.append(x.reshape(n_in))
+        xs.append(_flat_column(x, n_in, f"{what}[{i}]: x", "the network expects"))
         if one_hot:
             if _is_label(y):
                 raise ValueError(
                     f"{what}[{i}]: y is the integer label {y!r}, but a one-hot "
                     f"column of shape ({n_out}, 1) is needed here (training "
                     f"data from mnist_loader.load_data_wrapper() has those)")
-            y = np.asarray(y)
-            if y.shape not in ((n_out, 1), (n_out,)):
-                raise ValueError(f"{what}[{i}]: y has shape {y.shape}; expected a "
-                                 f"one-hot column of shape ({n_out}, 1)")
-            if y.dtype.kind not in "iuf":
-                raise ValueError(f"{what}[{i}]: y must hold numbers, not {y.dtype}")
-            ys.append(y.reshape(n_out))
+            ys.append(_flat_column(y, n_out, f"{what}[{i}]: y",
+                                   "expected a one-hot column of shape"))
         else:
             if not _is_label(y):
                 raise ValueError(
@@ -745,6 +734,17 @@ def _stack_one_by_one(pairs, n_in, n_out, one_hot, what):
     else:
         y = np.array(ys, dtype=np.int64)
     return x, y
+
+
+def _flat_column(value, n, name, expectation):
+    """``value`` as a flat array of n numbers, if it is a column of shape
+    (n, 1) (or a flat (n,)) holding numbers; else a ValueError naming it."""
+    value = np.asarray(value)
+    if value.shape not in ((n, 1), (n,)):
+        raise ValueError(f"{name} has shape {value.shape}; {expectation} ({n}, 1)")
+    if value.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must hold numbers, not {value.dtype}")
+    return value.reshape(n)
 
 
 def _checked_sizes(sizes):

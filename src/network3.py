@@ -622,7 +622,44 @@ class ConvPoolLayer:
         return torch.argmax(self.output.reshape(self.output.shape[0], -1), dim=1)
 
 
-class FullyConnectedLayer:
+class _DenseLayer:
+    """What FullyConnectedLayer and SoftmaxLayer share: ``n_in`` inputs
+    all connected to ``n_out`` neurons through weights ``w`` (n_in, n_out)
+    and biases ``b``, and the book's dropout rule on the layer's input."""
+
+    def __init__(self, n_in: int, n_out: int, p_dropout: float,
+                 w: np.ndarray, b: np.ndarray) -> None:
+        self.n_in = _positive_int(n_in, "n_in")
+        self.n_out = _positive_int(n_out, "n_out")
+        self.p_dropout = _probability(p_dropout)
+        self.w, self.b = _param(w), _param(b)
+        self.params = [self.w, self.b]
+        self.generator = None
+
+    @property
+    def output_shape(self) -> tuple[int]:
+        return (self.n_out,)
+
+    def _weighted_inputs(self, inpt, inpt_dropout, mini_batch_size: int) -> None:
+        """Set ``z`` from ``inpt`` (any number of rows; the inference path,
+        weighted inputs scaled by 1 - p_dropout) and/or ``z_dropout`` from
+        ``inpt_dropout`` (one mini-batch, each input zeroed with probability
+        p_dropout), keeping the layer's inputs as ``inpt``/``inpt_dropout``."""
+        if inpt is not None:
+            self.inpt = inpt.reshape(-1, self.n_in)
+            self.z = torch.addmm(self.b, self.inpt, self.w, alpha=1.0 - self.p_dropout)
+        if inpt_dropout is not None:
+            self.inpt_dropout = dropout_layer(
+                inpt_dropout.reshape(mini_batch_size, self.n_in), self.p_dropout,
+                self.generator)
+            self.z_dropout = torch.addmm(self.b, self.inpt_dropout, self.w)
+
+    def accuracy(self, y: torch.Tensor) -> torch.Tensor:
+        """The fraction of the latest inference batch classified as ``y``."""
+        return (y == self.y_out).float().mean()
+
+
+class FullyConnectedLayer(_DenseLayer):
     """A layer of ``n_out`` neurons, each connected to all ``n_in`` inputs.
 
     Weights are drawn from N(0, 1/n_out) (standard deviation sqrt(1/n_out)),
@@ -633,46 +670,30 @@ class FullyConnectedLayer:
 
     def __init__(self, n_in: int, n_out: int, activation_fn=sigmoid,
                  p_dropout: float = 0.0, rng=None) -> None:
-        self.n_in = _positive_int(n_in, "n_in")
-        self.n_out = _positive_int(n_out, "n_out")
-        self.activation_fn = activation_fn
-        self.p_dropout = _probability(p_dropout)
         # Initialize weights and biases
         rng = np.random if rng is None else rng
-        self.w = _param(rng.normal(loc=0.0, scale=np.sqrt(1.0 / n_out),
-                                   size=(n_in, n_out)))
-        self.b = _param(rng.normal(loc=0.0, scale=1.0, size=(n_out,)))
-        self.params = [self.w, self.b]
-        self.generator = None
-
-    @property
-    def output_shape(self) -> tuple[int]:
-        return (self.n_out,)
+        n_in, n_out = _positive_int(n_in, "n_in"), _positive_int(n_out, "n_out")
+        super().__init__(n_in, n_out, p_dropout,
+                         w=rng.normal(loc=0.0, scale=np.sqrt(1.0 / n_out),
+                                      size=(n_in, n_out)),
+                         b=rng.normal(loc=0.0, scale=1.0, size=(n_out,)))
+        self.activation_fn = activation_fn
 
     def set_inpt(self, inpt, inpt_dropout, mini_batch_size: int) -> None:
         """Compute the inference path from ``inpt`` (any number of rows)
         and/or the dropout path from ``inpt_dropout`` (one mini-batch)."""
+        self._weighted_inputs(inpt, inpt_dropout, mini_batch_size)
         if inpt is not None:
-            self.inpt = inpt.reshape(-1, self.n_in)
-            self.output = self.activation_fn(
-                torch.addmm(self.b, self.inpt, self.w, alpha=1.0 - self.p_dropout))
+            self.output = self.activation_fn(self.z)
         if inpt_dropout is not None:
-            self.inpt_dropout = dropout_layer(
-                inpt_dropout.reshape(mini_batch_size, self.n_in), self.p_dropout,
-                self.generator)
-            self.output_dropout = self.activation_fn(
-                torch.addmm(self.b, self.inpt_dropout, self.w))
+            self.output_dropout = self.activation_fn(self.z_dropout)
 
     @property
     def y_out(self) -> torch.Tensor:
         return torch.argmax(self.output, dim=1)
 
-    def accuracy(self, y: torch.Tensor) -> torch.Tensor:
-        """The fraction of the latest inference batch classified as ``y``."""
-        return (y == self.y_out).float().mean()
 
-
-class SoftmaxLayer:
+class SoftmaxLayer(_DenseLayer):
     """The output layer: ``n_out`` softmax neurons, weights and biases zero.
 
     Dropout works as in FullyConnectedLayer.  ``cost(net)`` is the negative
@@ -680,31 +701,16 @@ class SoftmaxLayer:
     """
 
     def __init__(self, n_in: int, n_out: int, p_dropout: float = 0.0) -> None:
-        self.n_in = _positive_int(n_in, "n_in")
-        self.n_out = _positive_int(n_out, "n_out")
-        self.p_dropout = _probability(p_dropout)
         # Initialize weights and biases
-        self.w = _param(np.zeros((n_in, n_out)))
-        self.b = _param(np.zeros((n_out,)))
-        self.params = [self.w, self.b]
-        self.generator = None
-
-    @property
-    def output_shape(self) -> tuple[int]:
-        return (self.n_out,)
+        n_in, n_out = _positive_int(n_in, "n_in"), _positive_int(n_out, "n_out")
+        super().__init__(n_in, n_out, p_dropout,
+                         w=np.zeros((n_in, n_out)), b=np.zeros((n_out,)))
 
     def set_inpt(self, inpt, inpt_dropout, mini_batch_size: int) -> None:
         """Compute the weighted inputs of the inference path from ``inpt``
         and/or of the dropout path from ``inpt_dropout``; the softmax itself
         is applied when ``output`` or ``output_dropout`` is asked for."""
-        if inpt is not None:
-            self.inpt = inpt.reshape(-1, self.n_in)
-            self.z = torch.addmm(self.b, self.inpt, self.w, alpha=1.0 - self.p_dropout)
-        if inpt_dropout is not None:
-            self.inpt_dropout = dropout_layer(
-                inpt_dropout.reshape(mini_batch_size, self.n_in), self.p_dropout,
-                self.generator)
-            self.z_dropout = torch.addmm(self.b, self.inpt_dropout, self.w)
+        self._weighted_inputs(inpt, inpt_dropout, mini_batch_size)
 
     @property
     def output(self) -> torch.Tensor:
@@ -726,10 +732,6 @@ class SoftmaxLayer:
         safe form of log(softmax(z)).
         """
         return F.cross_entropy(self.z_dropout, net.y)
-
-    def accuracy(self, y: torch.Tensor) -> torch.Tensor:
-        """The fraction of the latest inference batch classified as ``y``."""
-        return (y == self.y_out).float().mean()
 
 
 #### Miscellanea
