@@ -627,14 +627,17 @@ class _DenseLayer:
     all connected to ``n_out`` neurons through weights ``w`` (n_in, n_out)
     and biases ``b``, and the book's dropout rule on the layer's input."""
 
-    def __init__(self, n_in: int, n_out: int, p_dropout: float,
-                 w: np.ndarray, b: np.ndarray) -> None:
+    def __init__(self, n_in: int, n_out: int, p_dropout: float) -> None:
         self.n_in = _positive_int(n_in, "n_in")
         self.n_out = _positive_int(n_out, "n_out")
         self.p_dropout = _probability(p_dropout)
+        self.generator = None
+
+    def _set_params(self, w: np.ndarray, b: np.ndarray) -> None:
+        """Make the initial weights (n_in, n_out) and biases (n_out,) the
+        layer's trainable float32 tensors."""
         self.w, self.b = _param(w), _param(b)
         self.params = [self.w, self.b]
-        self.generator = None
 
     @property
     def output_shape(self) -> tuple[int]:
@@ -670,14 +673,14 @@ class FullyConnectedLayer(_DenseLayer):
 
     def __init__(self, n_in: int, n_out: int, activation_fn=sigmoid,
                  p_dropout: float = 0.0, rng=None) -> None:
+        super().__init__(n_in, n_out, p_dropout)
+        self.activation_fn = activation_fn
         # Initialize weights and biases
         rng = np.random if rng is None else rng
-        n_in, n_out = _positive_int(n_in, "n_in"), _positive_int(n_out, "n_out")
-        super().__init__(n_in, n_out, p_dropout,
-                         w=rng.normal(loc=0.0, scale=np.sqrt(1.0 / n_out),
-                                      size=(n_in, n_out)),
-                         b=rng.normal(loc=0.0, scale=1.0, size=(n_out,)))
-        self.activation_fn = activation_fn
+        self._set_params(
+            w=rng.normal(loc=0.0, scale=np.sqrt(1.0 / self.n_out),
+                         size=(self.n_in, self.n_out)),
+            b=rng.normal(loc=0.0, scale=1.0, size=(self.n_out,)))
 
     def set_inpt(self, inpt, inpt_dropout, mini_batch_size: int) -> None:
         """Compute the inference path from ``inpt`` (any number of rows)
@@ -701,10 +704,9 @@ class SoftmaxLayer(_DenseLayer):
     """
 
     def __init__(self, n_in: int, n_out: int, p_dropout: float = 0.0) -> None:
+        super().__init__(n_in, n_out, p_dropout)
         # Initialize weights and biases
-        n_in, n_out = _positive_int(n_in, "n_in"), _positive_int(n_out, "n_out")
-        super().__init__(n_in, n_out, p_dropout,
-                         w=np.zeros((n_in, n_out)), b=np.zeros((n_out,)))
+        self._set_params(w=np.zeros((self.n_in, self.n_out)), b=np.zeros((self.n_out,)))
 
     def set_inpt(self, inpt, inpt_dropout, mini_batch_size: int) -> None:
         """Compute the weighted inputs of the inference path from ``inpt``
