@@ -61,14 +61,16 @@ def report() -> str:
     override = os.environ.get("OPENBLAS_CORETYPE")
     text = (f"numpy BLAS: OpenBLAS, {kernel} kernels"
             if kernel else "numpy BLAS: not OpenBLAS, or threadpoolctl missing")
-    if override:
-        text += f" (set by OPENBLAS_CORETYPE={override})"
+    if not override:
+        return text
+    text += f" (set by OPENBLAS_CORETYPE={override})"
+    if not kernel or kernel.lower() in AVX512_KERNELS:
+        return text
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text()
     except OSError:
         return text
-    if (override and kernel and kernel.lower() not in AVX512_KERNELS
-            and cpu_has_avx512(cpuinfo)):
+    if cpu_has_avx512(cpuinfo):
         text += ("\n  this CPU has AVX-512, which those kernels leave unused: "
                  "to time numpy's own choice, run the command with "
                  "OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, e.g. "
