@@ -203,6 +203,42 @@ def test_sgd_leaves_the_callers_list_alone(capsys):
         assert np.array_equal(x, x0) and np.array_equal(y, y0)
 
 
+def test_sgd_updates_the_networks_own_arrays(capsys):
+    """The weights and biases stay the same array objects (a caller holding
+    one sees it change), and each epoch's end leaves them current."""
+    net = seeded_network([8, 6, 4])
+    held = net.weights + net.biases
+    before = [p.copy() for p in held]
+    net.SGD(random_pairs(np.random.default_rng(8), 12, 8, 4), 2, 5, 1.0)
+    assert all(p is q for p, q in zip(held, net.weights + net.biases))
+    assert all(not np.array_equal(p, q) for p, q in zip(held, before))
+
+
+def test_interrupted_sgd_keeps_what_was_learnt(monkeypatch, capsys):
+    """Ctrl-C in the middle of an epoch: the steps taken so far are in the
+    network's weights, exactly as if training had stopped there."""
+    data = random_pairs(np.random.default_rng(10), 20, 8, 4)
+    net = seeded_network([8, 6, 4])
+    reference = copy.deepcopy(net)
+    real_step = network._MatrixForm.step
+    steps = []
+
+    def step_then_interrupt(form, x_rows, y_rows, eta):
+        if len(steps) == 3:
+            raise KeyboardInterrupt
+        steps.append((x_rows.copy(), y_rows.copy()))
+        real_step(form, x_rows, y_rows, eta)
+
+    monkeypatch.setattr(network._MatrixForm, "step", step_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        net.SGD(data, 2, 4, 3.0)
+    monkeypatch.undo()
+    for x_rows, y_rows in steps:
+        reference.update_mini_batch(
+            [(x.reshape(8, 1), y.reshape(4, 1)) for x, y in zip(x_rows, y_rows)], 3.0)
+    assert max_difference(net, reference) < 1e-12
+
+
 def test_sgd_accepts_zip_objects(capsys):
     rng = np.random.default_rng(6)
     data = random_pairs(rng, 20, 8, 4)
