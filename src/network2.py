@@ -30,10 +30,12 @@ and test pairs have an integer label as y.
 
 Beyond the book (the defaults keep the book's behaviour):
 
-* Mini-batches are processed as matrices (one column per example) and
-  ``accuracy`` / ``total_cost`` evaluate data sets a thousand examples at a
-  time, which makes an epoch several times faster than looping over the
-  examples one by one (``tests/benchmark_network2.py`` measures it).  The
+* Mini-batches are processed as matrices (one row per example, each bias
+  riding along as a weight from an input that is always 1, every array
+  reused from one mini-batch to the next) and ``accuracy`` / ``total_cost``
+  evaluate data sets a thousand examples at a time, which makes an epoch
+  several times faster than looping over the examples one by one
+  (``tests/benchmark_network2.py`` measures it).  The
   arithmetic is the same; results agree with the per-example loop to
   rounding error, and a run visits the examples in the book's order.
 * ``SGD(..., early_stopping_n=n)`` stops once n epochs in a row have brought
@@ -297,66 +299,71 @@ class Network:
         epochs_at_this_eta = 0  # epochs without improvement since eta last changed
 
         self._own_parameters()
-        work = [np.empty_like(w) for w in self.weights]
+        form = _MatrixForm(self.weights, self.biases, self.cost)
         order = list(range(n))
         block = mini_batch_size * max(1, CHUNK_SIZE // mini_batch_size)
-        for j in range(epochs):
-            # Shuffling the same index list every epoch visits the examples
-            # in exactly the order the book's in-place shuffle of the data
-            # would, given the same state of the generator.
-            self._shuffle(order)
-            permutation = np.array(order)
-            # Gather the shuffled examples a block of mini-batches at a
-            # time, as float64, so that each mini-batch is a contiguous slice.
-            for start in range(0, n, block):
-                rows = permutation[start:start + block]
-                block_x = _float64(train_x[rows])
-                block_y = train_y[rows]
-                for k in range(0, len(rows), mini_batch_size):
-                    self._update(block_x[k:k + mini_batch_size].T,
-                                 block_y[k:k + mini_batch_size].T,
-                                 eta, lmbda, n, work)
-            self.eta_history.append(eta)
+        try:
+            for j in range(epochs):
+                # Shuffling the same index list every epoch visits the examples
+                # in exactly the order the book's in-place shuffle of the data
+                # would, given the same state of the generator.
+                self._shuffle(order)
+                permutation = np.array(order)
+                # Gather the shuffled examples a block of mini-batches at a
+                # time, so that each mini-batch is a contiguous slice.
+                for start in range(0, n, block):
+                    rows = permutation[start:start + block]
+                    block_x = train_x[rows]
+                    block_y = train_y[rows]
+                    for k in range(0, len(rows), mini_batch_size):
+                        form.step(block_x[k:k + mini_batch_size],
+                                  block_y[k:k + mini_batch_size], eta, lmbda, n)
+                form.write_back(self.weights, self.biases)
+                self.eta_history.append(eta)
 
-            print(f"Epoch {j} training complete")
-            if monitor_training_cost:
-                cost = self._total_cost(train_x, train_y, lmbda)
-                training_cost.append(cost)
-                print(f"Cost on training data: {cost}")
-            if monitor_training_accuracy:
-                accuracy = self._accuracy(train_x, train_labels)
-                training_accuracy.append(accuracy)
-                print(f"Accuracy on training data: {accuracy} / {n}")
-            if monitor_evaluation_cost:
-                cost = self._total_cost(eval_x, _one_hot(eval_labels, n_out), lmbda)
-                evaluation_cost.append(cost)
-                print(f"Cost on evaluation data: {cost}")
-            if monitor_evaluation_accuracy or watch_accuracy:
-                accuracy = self._accuracy(eval_x, eval_labels)
-                if monitor_evaluation_accuracy:
-                    evaluation_accuracy.append(accuracy)
-                    print(f"Accuracy on evaluation data: {accuracy} / {n_data}")
-            print()
+                print(f"Epoch {j} training complete")
+                if monitor_training_cost:
+                    cost = self._total_cost(train_x, train_y, lmbda)
+                    training_cost.append(cost)
+                    print(f"Cost on training data: {cost}")
+                if monitor_training_accuracy:
+                    accuracy = self._accuracy(train_x, train_labels)
+                    training_accuracy.append(accuracy)
+                    print(f"Accuracy on training data: {accuracy} / {n}")
+                if monitor_evaluation_cost:
+                    cost = self._total_cost(eval_x, _one_hot(eval_labels, n_out), lmbda)
+                    evaluation_cost.append(cost)
+                    print(f"Cost on evaluation data: {cost}")
+                if monitor_evaluation_accuracy or watch_accuracy:
+                    accuracy = self._accuracy(eval_x, eval_labels)
+                    if monitor_evaluation_accuracy:
+                        evaluation_accuracy.append(accuracy)
+                        print(f"Accuracy on evaluation data: {accuracy} / {n_data}")
+                print()
 
-            if watch_accuracy:
-                if accuracy > best_accuracy:
-                    best_accuracy = accuracy
-                    epochs_since_best = 0
-                    epochs_at_this_eta = 0
-                else:
-                    epochs_since_best += 1
-                    epochs_at_this_eta += 1
-                if early_stopping_n and epochs_since_best >= early_stopping_n:
-                    self.stop_reason = "early_stopping"
-                    break
-                if eta_schedule_n and epochs_at_this_eta >= eta_schedule_n:
-                    eta /= 2
-                    epochs_at_this_eta = 0
-                    # Halving is exact in binary floating point, so after
-                    # seven halvings eta equals start_eta / 128 exactly.
-                    if eta <= start_eta / 128:
-                        self.stop_reason = "eta_schedule"
+                if watch_accuracy:
+                    if accuracy > best_accuracy:
+                        best_accuracy = accuracy
+                        epochs_since_best = 0
+                        epochs_at_this_eta = 0
+                    else:
+                        epochs_since_best += 1
+                        epochs_at_this_eta += 1
+                    if early_stopping_n and epochs_since_best >= early_stopping_n:
+                        self.stop_reason = "early_stopping"
                         break
+                    if eta_schedule_n and epochs_at_this_eta >= eta_schedule_n:
+                        eta /= 2
+                        epochs_at_this_eta = 0
+                        # Halving is exact in binary floating point, so after
+                        # seven halvings eta equals start_eta / 128 exactly.
+                        if eta <= start_eta / 128:
+                            self.stop_reason = "eta_schedule"
+                            break
+        finally:
+            # Also when interrupted (Ctrl-C in the shell): the network keeps
+            # what it has learnt so far.
+            form.write_back(self.weights, self.biases)
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
     def update_mini_batch(self, mini_batch, eta, lmbda, n):
@@ -373,35 +380,20 @@ class Network:
         if len(x) == 0:
             raise ValueError("mini_batch is empty")
         self._own_parameters()
-        self._update(x.T, y.T, eta, lmbda, n)
+        form = _MatrixForm(self.weights, self.biases, self.cost)
+        form.step(x, y, eta, lmbda, n)
+        form.write_back(self.weights, self.biases)
 
     def _own_parameters(self):
         """Give the network fresh float64 copies of its weights and biases.
 
-        ``_update`` changes the arrays in place, which saves allocating a
-        new set for every mini-batch; working on copies keeps any arrays a
-        caller still holds from before the update unchanged.
+        Training writes its results into these arrays (at the end of every
+        epoch of ``SGD``); working on copies keeps any arrays a caller still
+        holds from before the training unchanged, as in the book, where
+        every update makes new arrays.
         """
         self.weights = [np.array(w, dtype=float) for w in self.weights]
         self.biases = [np.array(b, dtype=float) for b in self.biases]
-
-    def _update(self, x, y, eta, lmbda, n, work=None):
-        """The step of update_mini_batch, for a batch given as matrices.
-
-        ``x`` is (n_in, m) and ``y`` is (n_out, m), one column per example;
-        backpropagating all columns at once sums the m per-example
-        gradients.  The weights and biases are changed in place.  ``work``
-        optionally supplies arrays shaped like the weights to hold the
-        weight gradients, so that a training loop allocates them only once.
-        """
-        step = eta / x.shape[1]
-        decay = 1.0 - eta * (lmbda / n)
-        nabla_b, nabla_w = self._backprop(x, y, scale=step, out=work)
-        for w, b, nw, nb in zip(self.weights, self.biases, nabla_w, nabla_b):
-            if decay != 1.0:
-                w *= decay
-            w -= nw
-            b -= nb
 
     def backprop(self, x, y):
         """Gradient of the cost of one example, by backpropagation.
@@ -422,14 +414,12 @@ class Network:
                              f"got {y.shape}")
         return self._backprop(x, y)
 
-    def _backprop(self, x, y, scale=1.0, out=None):
+    def _backprop(self, x, y):
         """Backpropagation for columns of examples; gradients summed over them.
 
-        The gradients come multiplied by ``scale``: update steps pass eta/m,
-        which is cheaper to apply once to the small output error than to
-        every weight-sized gradient (backpropagation is linear in the error,
-        so the factor carries through to every layer).  ``out``, if given,
-        is a list of arrays that receive the weight gradients.
+        Training does not come here: ``_MatrixForm.step`` takes the same
+        steps on a whole mini-batch with arrays it keeps from one step to
+        the next.
         """
         # Forward pass, keeping every layer's weighted input z and activation.
         activation = x
@@ -450,17 +440,12 @@ class Network:
         nabla_b = [None] * (last + 1)
         nabla_w = [None] * (last + 1)
         delta = self.cost.delta(zs[-1], activations[-1], y)
-        if scale != 1.0:
-            delta = delta * scale
         for layer in range(last, -1, -1):
             if layer < last:
                 a = activations[layer + 1]
                 delta = (self.weights[layer + 1].T @ delta) * a * (1.0 - a)
             nabla_b[layer] = np.add.reduce(delta, axis=1, keepdims=True)
-            if out is None:
-                nabla_w[layer] = delta @ activations[layer].T
-            else:
-                nabla_w[layer] = np.matmul(delta, activations[layer].T, out=out[layer])
+            nabla_w[layer] = delta @ activations[layer].T
         return nabla_b, nabla_w
 
     def accuracy(self, data, convert: bool = False) -> int:
@@ -534,6 +519,105 @@ class Network:
             if os.path.exists(temporary):
                 os.remove(temporary)
             raise
+
+
+#### Training in matrix form
+class _MatrixForm:
+    """The network's weights and biases arranged for fast training steps.
+
+    A bias acts like a weight from one more input that is always 1.  So
+    layer l is held as one matrix ``[w | b]`` of shape (n_out, n_in + 1),
+    and each layer's inputs as a matrix with one example per row and a last
+    column of ones.  Then a layer's weighted inputs for every example of a
+    mini-batch are one matrix product, and so are BP3 and BP4 together:
+    delta^T times the input matrix sums delta a^T over the examples (the
+    weight gradient) and, in its last column, delta (the bias gradient).
+
+    The matrices are copies: ``step`` changes them and ``write_back``
+    copies them into the network's arrays.  Scratch arrays are made once
+    for each mini-batch size and reused, so a step allocates almost
+    nothing.
+    """
+
+    def __init__(self, weights, biases, cost):
+        self.params = [np.hstack([w, b]).astype(float) for w, b in zip(weights, biases)]
+        self.weights = [p[:, :-1] for p in self.params]   # views, for BP2
+        self.cost = cost
+        self._scratch = {}
+
+    def write_back(self, weights, biases):
+        """Copy the current weights and biases into the given arrays."""
+        for w, b, p in zip(weights, biases, self.params):
+            w[...] = p[:, :-1]
+            b[...] = p[:, -1:]
+
+    def _arrays(self, m):
+        """Scratch arrays for a mini-batch of m examples."""
+        if m not in self._scratch:
+            n_in = [p.shape[1] for p in self.params]   # inputs, plus the 1
+            n_out = [p.shape[0] for p in self.params]
+            inputs = [np.ones((m, k)) for k in n_in]
+            zs = [np.empty((m, k)) for k in n_out]
+            deltas = [np.empty((m, k)) for k in n_out]
+            factors = [np.empty((m, k)) for k in n_out]
+            # Each layer's activations go in front of the ones of the next
+            # layer's inputs; the output layer's have an array of their own.
+            activations = [x[:, :-1] for x in inputs[1:]] + [np.empty((m, n_out[-1]))]
+            # The sigmoid may overwrite z, except the output layer's, which
+            # the cost's delta(z, a, y) is given.
+            sigmoid_scratch = zs[:-1] + [factors[-1]]
+            grads = [np.empty_like(p) for p in self.params]
+            biases = [np.empty(k) for k in n_out]
+            self._scratch[m] = (inputs, zs, activations, sigmoid_scratch,
+                                deltas, factors, grads, biases)
+        return self._scratch[m]
+
+    def step(self, x_rows, y_rows, eta, lmbda, n):
+        """One step of gradient descent with L2 regularization on m examples
+        given as rows: ``x_rows`` (m, n_in) and ``y_rows`` (m, n_out).
+
+        The steps of ``Network.backprop`` with each vector replaced by a
+        matrix of m rows.  The output error is multiplied by eta/m at once:
+        BP2 is linear in delta, so the factor carries through every layer
+        and BP3 and BP4 yield the gradient steps themselves.
+        """
+        m = len(x_rows)
+        (inputs, zs, activations, sigmoid_scratch,
+         deltas, factors, grads, biases) = self._arrays(m)
+        last = len(self.params) - 1
+        np.copyto(inputs[0][:, :-1], x_rows)
+        for p, x, z, a, scratch in zip(self.params, inputs, zs, activations,
+                                       sigmoid_scratch):
+            np.dot(x, p.T, out=z)
+            _sigmoid_into(z, a, scratch)
+        # BP1, from the cost class, which works on columns as in the book.
+        delta = deltas[last]
+        np.multiply(self.cost.delta(zs[last].T, activations[last].T, y_rows.T).T,
+                    eta / m, out=delta)
+        decay = 1.0 - eta * (lmbda / n)
+        for i in range(last, -1, -1):
+            # BP3 and BP4, summed over the mini-batch.
+            np.dot(delta.T, inputs[i], out=grads[i])
+            if i > 0:
+                # BP2, with the weights this step started from, and
+                # sigmoid'(z) = a(1 - a).
+                a = activations[i - 1]
+                np.dot(delta, self.weights[i], out=deltas[i - 1])
+                delta = deltas[i - 1]
+                factor = factors[i - 1]
+                np.subtract(1.0, a, out=factor)
+                factor *= a
+                delta *= factor
+            p = self.params[i]
+            if decay != 1.0:
+                # L2 shrinks every weight by the factor 1 - eta*lmbda/n.
+                # The biases are not regularized: the last column is put
+                # back as it was (scaling the whole contiguous matrix and
+                # restoring one column is quicker than scaling the rest).
+                np.copyto(biases[i], p[:, -1])
+                p *= decay
+                p[:, -1] = biases[i]
+            p -= grads[i]
 
 
 #### Loading a network
@@ -617,6 +701,11 @@ def vectorized_result(j):
     return e
 
 
+# e^-z overflows float64 for z below about -709.78; the sigmoid there is
+# below 1.3e-308, so the functions below raise z to at least this first.
+_Z_FLOOR = -709.0
+
+
 def sigmoid(z):
     """The sigmoid function 1 / (1 + e^-z), elementwise."""
     return _sigmoid(np.asarray(z, dtype=float))
@@ -627,10 +716,21 @@ def _sigmoid(z):
 
     The formula is accurate in both tails; the one hazard is that e^-z
     overflows (with a warning) for z below about -709.78.  Raising z to at
-    least -709 avoids that and changes only results that are below 1.3e-308
-    anyway.
+    least ``_Z_FLOOR`` avoids that and changes only results that are below
+    1.3e-308 anyway.
     """
-    return 1.0 / (1.0 + np.exp(-np.maximum(z, -709.0)))
+    return 1.0 / (1.0 + np.exp(-np.maximum(z, _Z_FLOOR)))
+
+
+def _sigmoid_into(z, out, scratch):
+    """Write sigmoid(z) into ``out``, with ``_sigmoid``'s formula, using the
+    array ``scratch`` (which may be ``z`` itself) for the steps between."""
+    np.maximum(z, _Z_FLOOR, out=scratch)
+    np.negative(scratch, out=scratch)
+    np.exp(scratch, out=scratch)
+    scratch += 1.0
+    return np.reciprocal(scratch, out=out)
+
 
 
 def sigmoid_prime(z):

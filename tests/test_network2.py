@@ -361,6 +361,56 @@ def test_sgd_does_not_change_arrays_the_caller_still_holds():
     assert not np.array_equal(net.weights[0], snapshot)
 
 
+def test_interrupted_sgd_keeps_what_was_learnt(monkeypatch, capsys):
+    """Ctrl-C in the middle of an epoch: the steps taken so far are in the
+    network's weights, exactly as if training had stopped there."""
+    training = random_training_data(np.random.default_rng(6), 20, 4, 3)
+    net = Network([4, 5, 3], seed=2)
+    reference = Network([4, 5, 3], seed=2)
+    real_step = network2._MatrixForm.step
+    steps = []
+
+    def step_then_interrupt(form, x_rows, y_rows, eta, lmbda, n):
+        if len(steps) == 3:
+            raise KeyboardInterrupt
+        steps.append((x_rows.copy(), y_rows.copy()))
+        real_step(form, x_rows, y_rows, eta, lmbda, n)
+
+    monkeypatch.setattr(network2._MatrixForm, "step", step_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        net.SGD(training, 2, 4, 0.5, lmbda=2.0)
+    monkeypatch.undo()
+    for x_rows, y_rows in steps:
+        batch = [(x.reshape(4, 1), y.reshape(3, 1)) for x, y in zip(x_rows, y_rows)]
+        reference.update_mini_batch(batch, 0.5, 2.0, len(training))
+    for got, want in zip(net.weights + net.biases, reference.weights + reference.biases):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert not np.allclose(net.weights[0], Network([4, 5, 3], seed=2).weights[0])
+
+
+def test_a_cost_class_of_ones_own_gets_columns_as_in_the_book():
+    """SGD hands the cost's delta(z, a, y) one column per example, like the
+    book's code, whatever layout training uses inside."""
+    shapes = []
+
+    class CheckedCrossEntropy:
+        fn = staticmethod(CrossEntropyCost.fn)
+
+        @staticmethod
+        def delta(z, a, y):
+            shapes.append((z.shape, a.shape, y.shape))
+            return a - y
+
+    training = random_training_data(np.random.default_rng(7), 12, 4, 3)
+    mine = Network([4, 5, 3], cost=CheckedCrossEntropy, seed=3)
+    books = Network([4, 5, 3], cost=CrossEntropyCost, seed=3)
+    mine.SGD(training, 2, 5, 0.5, lmbda=1.0)
+    books.SGD(training, 2, 5, 0.5, lmbda=1.0)
+    assert set(shapes) == {((3, 5), (3, 5), (3, 5)), ((3, 2), (3, 2), (3, 2))}
+    for got, want in zip(mine.weights + mine.biases, books.weights + books.biases):
+        np.testing.assert_array_equal(got, want)
+
+
 #### Early stopping and the learning-rate schedule
 def test_early_stopping_stops_n_epochs_after_the_last_improvement(capsys):
     training, evaluation = single_output_data(np.random.default_rng(10), 20)
