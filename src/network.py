@@ -129,9 +129,9 @@ class Network:
         at the end of every epoch (and when the call is interrupted).
 
         Every mini-batch goes through the matrix-form step described in
-        ``update_mini_batch`` (so a subclass that overrides
-        ``update_mini_batch`` or ``backprop`` does not change what ``SGD``
-        computes).
+        ``update_mini_batch``, on the quadratic cost (so a subclass that
+        overrides ``update_mini_batch``, ``backprop`` or ``cost_derivative``
+        does not change what ``SGD`` computes).
         """
         _check_positive_int(epochs, "epochs")
         _check_positive_int(mini_batch_size, "mini_batch_size")
