@@ -35,6 +35,11 @@ As a script, ``python conv.py [EXPERIMENT ...] [--runs N] [--epochs E]
 (all of them by default, as the book's ``run_experiments``; the
 expanded-data ones need ``python ../expand_mnist.py`` first) and writes
 results.json, table.md and PNGs to DIR.
+
+The dropout nets of the ensemble are the longest to train, so they can be
+trained one at a time and voted with later: ``python conv.py
+double_fc_dropout --repetitions 1 --seed S --save-nets --out DIR`` for each
+seed, then ``python conv.py ensemble --nets DIR*/nets/*.pt --out DIR``.
 """
 
 #### Libraries
@@ -411,6 +416,34 @@ def ensemble(nets, test_data=None) -> tuple[list[int], list[int]]:
     return error_locations.tolist(), votes[error_locations].tolist()
 
 
+def load_nets(paths: Sequence[str | Path]) -> list[Network]:
+    """Load networks saved with ``Network.save`` for a vote.
+
+    Every file must hold the same architecture (layer types, sizes,
+    activations and dropout), or the vote would mix different experiments:
+    a mismatch raises ValueError naming the file.
+    """
+    if not paths:
+        raise ValueError("no network files given")
+    nets, first = [], None
+    for path in paths:
+        net = network3.load(path)
+        if first is None:
+            first = (path, _architecture(net))
+        elif _architecture(net) != first[1]:
+            raise ValueError(f"{path} holds a different architecture from {first[0]}: "
+                             f"an ensemble votes with nets of one experiment")
+        nets.append(net)
+    return nets
+
+
+def _architecture(net: Network) -> list[tuple]:
+    """Each layer's type, parameter shapes, activation function and dropout."""
+    return [(type(layer).__name__, [tuple(p.shape) for p in layer.params],
+             getattr(layer, "activation_fn", None), getattr(layer, "p_dropout", 0.0))
+            for layer in net.layers]
+
+
 #### Pictures
 def _finish(fig, filename):
     """Save ``fig`` as a PNG at ``filename`` (atomically) if one is given;
@@ -493,6 +526,7 @@ def run_experiments(names: Sequence[str] | None = None, *, runs: int = 3,
                     epochs: int | None = None, seed: int = SEED,
                     training_size: int | None = None, repetitions: int = 5,
                     out: str | Path | None = None, save_nets: bool = False,
+                    ensemble_nets: Sequence[str | Path] = (),
                     data=None) -> list[Experiment]:
     """Run the named experiments (by default all but regularized_dbl_conv,
     as the book's script) and, with ``out``, write their results there.
@@ -502,6 +536,11 @@ def run_experiments(names: Sequence[str] | None = None, *, runs: int = 3,
     dropout nets; "ensemble" then also votes with them, and draws its
     errors and the first net's filters.  With ``save_nets`` every trained
     network is saved to ``out/nets/``.  Returns the Experiment records.
+
+    ``ensemble_nets`` (files written by ``Network.save``) makes "ensemble"
+    vote with those networks instead of training new ones, so that nets
+    trained one at a time, in separate runs or on other machines, can be
+    combined.  They are checked to share one architecture.
     """
     names = [n for n in ALL_NAMES if n not in OPTIONAL] if names is None else list(names)
     unknown = [n for n in names if n not in ALL_NAMES]
@@ -530,26 +569,31 @@ def run_experiments(names: Sequence[str] | None = None, *, runs: int = 3,
             keep(name, RUNS_AS_N[name](n=runs, epochs=epochs or 60, **options))
         elif name in LAYER_SIZES:
             keep(name, LAYER_SIZES[name](runs=runs, epochs=epochs or 60, **options))
-    if any(name in names for name in ENSEMBLE_NAMES):
+    nets: list[Network] = []
+    if "double_fc_dropout" in names or ("ensemble" in names and not ensemble_nets):
         nets = keep("double_fc_dropout",
                     double_fc_dropout(0.5, 0.5, 0.5, repetitions, epochs or 40, **options))
-        if "ensemble" in names:
-            test_data = data[2] if data is not None else None
-            error_locations, erroneous_predictions = ensemble(nets, test_data)
-            total = network3.size(test_data if test_data is not None
-                                  else standard_data()[2])
-            exp = Experiment(f"ensemble of {len(nets)}", PUBLISHED["ensemble"],
-                             f"plurality vote of the double_fc_dropout nets "
-                             f"(seeds {nets[0].seed}-{nets[-1].seed})")
-            exp.add_run(seed, [round(100 * (1 - len(error_locations) / total), 6)],
-                        errors=len(error_locations))
-            experiments.append(exp)
-            if out is not None:
-                plot_errors(error_locations, erroneous_predictions,
-                            out / "ensemble_errors.png", test_data)
-                plot_filters(nets[0], 0, 5, 4, out / "net_full_layer_0.png")
-                plot_filters(nets[0], 1, 8, 5, out / "net_full_layer_1.png")
-                _save(out, experiments)
+    if "ensemble" in names:
+        if ensemble_nets:
+            nets = load_nets(ensemble_nets)
+        test_data = data[2] if data is not None else None
+        error_locations, erroneous_predictions = ensemble(nets, test_data)
+        total = network3.size(test_data if test_data is not None
+                              else standard_data()[2])
+        seeds = ", ".join(str(net.seed) for net in nets)
+        exp = Experiment(f"ensemble of {len(nets)}", PUBLISHED["ensemble"],
+                         f"plurality vote of the double_fc_dropout nets "
+                         f"(seeds {seeds})"
+                         + (", loaded from files" if ensemble_nets else ""))
+        exp.add_run(seed, [round(100 * (1 - len(error_locations) / total), 6)],
+                    errors=len(error_locations))
+        experiments.append(exp)
+        if out is not None:
+            plot_errors(error_locations, erroneous_predictions,
+                        out / "ensemble_errors.png", test_data)
+            plot_filters(nets[0], 0, 5, 4, out / "net_full_layer_0.png")
+            plot_filters(nets[0], 1, 8, 5, out / "net_full_layer_1.png")
+            _save(out, experiments)
     return experiments
 
 
@@ -586,6 +630,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "they train 40 epochs, the book's, unless --epochs is given)")
     parser.add_argument("--save-nets", action="store_true",
                         help="save every trained network to OUT/nets/")
+    parser.add_argument("--nets", nargs="+", type=Path, default=(), metavar="FILE",
+                        help="for the ensemble: vote with these saved networks "
+                             "(from --save-nets) instead of training new ones")
     args = parser.parse_args(argv)
     unknown = [n for n in args.experiments if n not in ALL_NAMES]
     if unknown:
@@ -594,7 +641,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     experiments = run_experiments(
         args.experiments or None, runs=args.runs, epochs=args.epochs, seed=args.seed,
         training_size=args.training_size, repetitions=args.repetitions,
-        out=args.out, save_nets=args.save_nets)
+        out=args.out, save_nets=args.save_nets, ensemble_nets=args.nets)
     print(markdown_table(experiments))
     print(f"Results written to {args.out}")
     return 0

@@ -426,10 +426,12 @@ class Network:
         """Save the architecture (as JSON) and the weights to ``filename``.
 
         The file is written atomically and read back by ``network3.load``,
-        which never runs code from it.
+        which never runs code from it.  The network's ``seed`` is kept too,
+        as a record of the run that trained it.
         """
         blob = {"format": _FORMAT, "version": _VERSION,
                 "mini_batch_size": self.mini_batch_size,
+                "seed": self.seed,
                 "architecture": json.dumps([_layer_config(layer)
                                             for layer in self.layers]),
                 "params": [p.detach().to("cpu", copy=True) for p in self.params]}
@@ -886,6 +888,9 @@ def load(filename: str | os.PathLike) -> Network:
         saved_params = blob["params"]
     except (KeyError, TypeError, ValueError) as e:
         raise bad(f"unreadable architecture or missing entry ({e})") from None
+    seed = blob.get("seed")  # absent from files saved before it was kept
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise bad(f"the seed is {seed!r}, not an integer")
     if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
         raise bad("the architecture is not a list of layers")
     layers = []
@@ -906,7 +911,7 @@ def load(filename: str | os.PathLike) -> Network:
             if kind != "SoftmaxLayer":
                 config["rng"] = rng
             layers.append(_LAYER_TYPES[kind](**config))
-        net = Network(layers, mini_batch_size)
+        net = Network(layers, mini_batch_size, seed=seed)
     except (TypeError, ValueError) as e:
         raise bad(str(e)) from None
     if not isinstance(saved_params, list) or len(saved_params) != len(net.params):

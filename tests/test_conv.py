@@ -256,6 +256,43 @@ def test_run_experiments_ensemble(tmp_path, small):
     assert "ensemble of 3" in (out / "table.md").read_text()
 
 
+def test_ensemble_votes_with_saved_nets(tmp_path, small, capsys):
+    """Nets trained in separate runs and saved vote together later, with
+    the same result as voting with them straight after training."""
+    one = conv.run_experiments(["double_fc_dropout"], epochs=1, repetitions=1, seed=5,
+                               out=tmp_path / "a", save_nets=True, data=small)
+    two = conv.run_experiments(["double_fc_dropout"], epochs=1, repetitions=2, seed=6,
+                               out=tmp_path / "b", save_nets=True, data=small)
+    files = sorted((tmp_path / "a" / "nets").iterdir()) + sorted((tmp_path / "b" / "nets").iterdir())
+    assert len(files) == 3 and len(one) == 1 and len(two) == 1
+    experiments = conv.run_experiments(["ensemble"], ensemble_nets=files,
+                                       out=tmp_path / "vote", data=small)
+    assert [e.name for e in experiments] == ["ensemble of 3"]
+    assert "(seeds 5, 6, 7), loaded from files" in experiments[0].settings
+    loaded = [network3.load(f) for f in files]
+    errors, _ = conv.ensemble(loaded, small[2])
+    assert experiments[0].runs[0]["errors"] == len(errors)
+    assert png_size(tmp_path / "vote" / "ensemble_errors.png")[1] == 100
+    # The script's --nets, which votes on all 10,000 test images.
+    conv.main(["ensemble", "--nets", *map(str, files), "--out", str(tmp_path / "cli")])
+    row = (tmp_path / "cli" / "table.md").read_text().splitlines()[4]
+    assert row.startswith("| ensemble of 3 |") and "(seeds 5, 6, 7), loaded from files" in row
+    assert "ensemble of 3" in capsys.readouterr().out
+
+
+def test_an_ensemble_refuses_nets_of_different_architectures(tmp_path, small):
+    conv.run_experiments(["double_fc_dropout"], epochs=1, repetitions=1,
+                         out=tmp_path / "d", save_nets=True, data=small)
+    conv.run_experiments(["shallow"], runs=1, epochs=1,
+                         out=tmp_path / "s", save_nets=True, data=small)
+    files = [next((tmp_path / "d" / "nets").iterdir()),
+             next((tmp_path / "s" / "nets").iterdir())]
+    with pytest.raises(ValueError, match="different architecture"):
+        conv.load_nets(files)
+    with pytest.raises(ValueError, match="no network files"):
+        conv.load_nets([])
+
+
 def test_run_experiments_by_name(small):
     experiments = conv.run_experiments(["expanded_data_double_fc_300", "dbl_conv"],
                                        runs=1, epochs=1, data=small)

@@ -533,6 +533,18 @@ def test_save_and_load_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
     assert loaded.accuracy(shared(x, y)) == net.accuracy(shared(x, y))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.pt"]  # no temp files
+    assert net.seed is None and loaded.seed is None
+
+
+def test_a_saved_net_keeps_the_seed_of_its_run(tmp_path):
+    layers = small_conv_net(mb=4).layers
+    Network(layers, 4, seed=1234).save(tmp_path / "seeded.pt")
+    assert network3.load(tmp_path / "seeded.pt").seed == 1234
+    # Files from before the seed was kept still load.
+    blob = torch.load(tmp_path / "seeded.pt", weights_only=True)
+    del blob["seed"]
+    torch.save(blob, tmp_path / "older.pt")
+    assert network3.load(tmp_path / "older.pt").seed is None
 
 
 def test_save_refuses_what_it_cannot_record_and_writes_nothing(tmp_path):
@@ -572,6 +584,7 @@ class Evil:
     (lambda blob, path: torch.save(dict(blob, params=[torch.zeros(5, 5)] + blob["params"][1:]),
                                    path), r"weight tensor 0 is \(5, 5\), expected \(4, 3\)"),
     (lambda blob, path: torch.save(dict(blob, mini_batch_size=-1), path), "mini_batch_size"),
+    (lambda blob, path: torch.save(dict(blob, seed="12"), path), "the seed is '12'"),
     (lambda blob, path: torch.save(dict(blob, extra=Evil()), path), "not a network saved"),
 ])
 def test_load_rejects_malformed_files(tmp_path, damage, message):
