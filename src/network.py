@@ -177,8 +177,8 @@ class Network:
         handled at once in matrix form: the m inputs are the rows of one
         (m, sizes[0]) matrix, so each layer's weighted inputs, activations
         and errors for all m examples come out of one matrix product (see
-        ``_MatrixForm``).  The result is the same sum, up to rounding.  The arrays in
-        ``self.weights`` and ``self.biases`` are updated in place.
+        ``_MatrixForm``).  The result is the same sum, up to rounding.  The
+        arrays in ``self.weights`` and ``self.biases`` are updated in place.
         """
         _check_learning_rate(eta)
         x_rows, y_rows = _read_pairs(mini_batch, "mini_batch", self.sizes,
@@ -386,7 +386,8 @@ def sigmoid(z: Any) -> Any:
     overflow (and RuntimeWarning) for z below about -709, which large
     weights can produce: there the result is 1.2e-308 instead of 0.
     """
-    result = _sigmoid_in_place(np.array(z, dtype=np.float64))
+    z = np.array(z, dtype=np.float64)
+    result = _sigmoid_into(z, z)
     return result if result.ndim else result[()]
 
 
@@ -394,11 +395,6 @@ def sigmoid_prime(z: Any) -> Any:
     """Derivative of the sigmoid function: sigma(z)(1 - sigma(z))."""
     s = sigmoid(z)
     return s * (1.0 - s)
-
-
-def _sigmoid_in_place(z: np.ndarray) -> np.ndarray:
-    """Overwrite the float64 array ``z`` with sigmoid(z) and return it."""
-    return _sigmoid_into(z, z)
 
 
 def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -412,15 +412,8 @@ class Network:
         if y.shape != (self.sizes[-1], 1):
             raise ValueError(f"backprop expects y of shape ({self.sizes[-1]}, 1); "
                              f"got {y.shape}")
-        return self._backprop(x, y)
-
-    def _backprop(self, x, y):
-        """Backpropagation for columns of examples; gradients summed over them.
-
-        Training does not come here: ``_MatrixForm.step`` takes the same
-        steps on a whole mini-batch with arrays it keeps from one step to
-        the next.
-        """
+        # Training does not come here: _MatrixForm.step takes the same steps
+        # on a whole mini-batch, with arrays it keeps from step to step.
         # Forward pass, keeping every layer's weighted input z and activation.
         activation = x
         activations = [x]
@@ -433,9 +426,8 @@ class Network:
             activations.append(activation)
         # Backward pass: the output error delta comes from the cost; each
         # earlier layer's error is the next layer's error sent back through
-        # its weights, times sigmoid'(z) = a(1 - a).  Summing delta over the
-        # examples gives dC/db; delta times the previous layer's activations
-        # gives dC/dw.
+        # its weights, times sigmoid'(z) = a(1 - a).  Then dC/db is delta
+        # and dC/dw is delta times the previous layer's activations.
         last = len(self.weights) - 1
         nabla_b = [None] * (last + 1)
         nabla_w = [None] * (last + 1)
@@ -444,7 +436,7 @@ class Network:
             if layer < last:
                 a = activations[layer + 1]
                 delta = (self.weights[layer + 1].T @ delta) * a * (1.0 - a)
-            nabla_b[layer] = np.add.reduce(delta, axis=1, keepdims=True)
+            nabla_b[layer] = delta
             nabla_w[layer] = delta @ activations[layer].T
         return nabla_b, nabla_w
 
