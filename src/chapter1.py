@@ -66,12 +66,12 @@ def baselines(with_svm: bool) -> list[Experiment]:
     correct = int((mnist_average_darkness.classify(test[0], avgs) == test[1]).sum())
     darkness = Experiment("average darkness", "22.25% (2,225 / 10,000)",
                           "per-digit mean darkness of the 50k training images")
-    darkness.add_run(0, [100.0 * correct / len(test[1])])
+    darkness.add_run(None, [100.0 * correct / len(test[1])])
     found = [darkness]
     if with_svm:
         import mnist_svm
         svm = Experiment("SVM", "94.35% (9,435 / 10,000)", "RBF, C=1, gamma=1/784")
-        svm.add_run(0, [100.0 * mnist_svm.svm_baseline(training, test) / len(test[1])])
+        svm.add_run(None, [100.0 * mnist_svm.svm_baseline(training, test) / len(test[1])])
         found.append(svm)
     return found
 

@@ -424,7 +424,7 @@ def more_data(data: Data, opts: Options) -> Outcome:
         accuracy = 100.0 * correct / len(validation_arrays[1])
         print(f"SVM, {size} images: {accuracy:.2f}% on validation "
               f"({time.perf_counter() - start:.1f} s)", flush=True)
-        svm.add_run(0, [accuracy])
+        svm.add_run(None, [accuracy])
         experiments.append(svm)
         svm_points[size] = accuracy
     figure = plot_more_data(opts.out / "more-data.png", network_points, svm_points)

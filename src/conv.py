@@ -585,7 +585,9 @@ def run_experiments(names: Sequence[str] | None = None, *, runs: int = 3,
                          f"plurality vote of the double_fc_dropout nets "
                          f"(seeds {seeds})"
                          + (", loaded from files" if ensemble_nets else ""))
-        exp.add_run(seed, [round(100 * (1 - len(error_locations) / total), 6)],
+        # Voting with loaded nets draws nothing at random: no seed to record.
+        exp.add_run(None if ensemble_nets else seed,
+                    [round(100 * (1 - len(error_locations) / total), 6)],
                     errors=len(error_locations))
         experiments.append(exp)
         if out is not None:

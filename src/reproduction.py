@@ -109,9 +109,10 @@ class Experiment:
     settings: str = ""
     runs: list[dict] = field(default_factory=list)
 
-    def add_run(self, seed: int, accuracies: Sequence[float], **series) -> None:
-        """Record one run: its seed, its per-epoch accuracy in percent, and
-        any other per-epoch series (training cost, say) by name."""
+    def add_run(self, seed: int | None, accuracies: Sequence[float], **series) -> None:
+        """Record one run: its seed (None for a run that draws nothing at
+        random), its per-epoch accuracy in percent, and any other per-epoch
+        series (training cost, say) by name."""
         run = {"seed": seed, "accuracy": [float(a) for a in accuracies]}
         for key, values in series.items():
             run[key] = _plain(values)
@@ -149,7 +150,8 @@ def markdown_table(experiments: Sequence[Experiment]) -> str:
              "measured: final epoch | runs (seeds) |",
              "|---|---|---|---|---|---|"]
     for exp in experiments:
-        seeds = ", ".join(str(run["seed"]) for run in exp.runs)
+        seeds = ", ".join("-" if run["seed"] is None else str(run["seed"])
+                          for run in exp.runs)
         lines.append(f"| {exp.name} | {exp.settings} | {exp.published} | "
                      f"{summary(exp.best())} | {summary(exp.final())} | "
                      f"{len(exp.runs)} ({seeds}) |")

@@ -22,6 +22,8 @@ def test_chapter1_one_epoch_of_each_experiment(tmp_path, capsys):
     assert accuracy["[784, 100, 10], eta 0.001"] < 40.0  # far too slow
     assert accuracy["[784, 30, 10], eta 100.0"] < 40.0   # far too large
     assert accuracy["average darkness"] == 22.25
+    darkness_row = next(line for line in table.splitlines() if "average darkness" in line)
+    assert darkness_row.endswith("| 1 (-) |")  # deterministic: no seed to report
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert pngs == []  # one epoch is a point, not a curve: no plots
     assert (tmp_path / "table.md").read_text().count("\n| ") == len(by_name) + 1

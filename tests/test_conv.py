@@ -277,6 +277,7 @@ def test_ensemble_votes_with_saved_nets(tmp_path, small, capsys):
     conv.main(["ensemble", "--nets", *map(str, files), "--out", str(tmp_path / "cli")])
     row = (tmp_path / "cli" / "table.md").read_text().splitlines()[4]
     assert row.startswith("| ensemble of 3 |") and "(seeds 5, 6, 7), loaded from files" in row
+    assert row.endswith("| 1 (-) |")  # the vote itself used no seed
     assert "ensemble of 3" in capsys.readouterr().out
 
 

@@ -57,8 +57,9 @@ def test_save_results_writes_json_table_and_pngs(tmp_path):
     exp.add_run(5, np.array([90.0, 92.5]), training_cost=np.array([0.5, 0.25]))
     empty = Experiment("not run", "1%")
     point = Experiment("baseline", "22.25%")
-    point.add_run(0, [22.25])
+    point.add_run(None, [22.25])  # deterministic: no seed
     table = save_results(tmp_path / "out", "Demo", [exp, empty, point], notes="a note")
+    assert table.splitlines()[-1].endswith("| 22.25% | 22.25% | 1 (-) |")
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["experiments"][0]["runs"] == [
         {"seed": 5, "accuracy": [90.0, 92.5], "training_cost": [0.5, 0.25]}]
