@@ -212,6 +212,7 @@ class Network:
         self.best_iteration: int | None = None
         self.test_accuracy: float | None = None
         self.capture_used = False  # whether the last SGD ran as a CUDA graph
+        self._side_stream = None  # CUDA only: where training steps are captured
 
     @property
     def output(self):
@@ -468,6 +469,13 @@ class _Trainer:
         mb = net.mini_batch_size
         self.counter = torch.zeros((), dtype=torch.int64, device=x.device)
         self.rows = torch.arange(mb, dtype=torch.int64, device=x.device)
+        # Warm-up and capture run on one side stream, the same for every SGD
+        # call on this network: autograd keeps the nodes that accumulate
+        # into the weights from one step to the next, and warns when a step
+        # reaches them from another stream.
+        if use_graph and net._side_stream is None:
+            net._side_stream = torch.cuda.Stream()
+        self.side = net._side_stream if use_graph else None
 
     def start_epoch(self) -> None:
         if self.use_counter:
@@ -503,11 +511,10 @@ class _Trainer:
             self.counter_step()
             return
         # CUDA asks for warm-up work before a capture to run on a side stream.
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
+        self.side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(self.side):
             self.counter_step()
-        torch.cuda.current_stream().wait_stream(side)
+        torch.cuda.current_stream().wait_stream(self.side)
 
     def _capture(self) -> None:
         graph = torch.cuda.CUDAGraph()
@@ -517,7 +524,7 @@ class _Trainer:
             if self.net.generator is not None and uses_dropout:
                 # the graph must know to advance this generator on each replay
                 graph.register_generator_state(self.net.generator)
-            with torch.cuda.graph(graph):
+            with torch.cuda.graph(graph, stream=self.side):
                 self.counter_step()
         except Exception as e:  # any failure: fall back to eager steps
             warnings.warn(f"network3: could not capture the training step as a "

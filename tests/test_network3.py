@@ -1,8 +1,10 @@
 """Tests of network3: the chapter 6 layers, SGD, save/load and prediction.
 
-Everything runs on the CPU.  The hand computations are in float64 numpy,
-independent of PyTorch; the last tests train the book's shallow and ReLU
-double-convolution networks on the real MNIST data.
+The tests run on the device network3 picks (the CPU in CI; a CUDA GPU
+where there is one, which also runs the CUDA-only tests).  The hand
+computations are in float64 numpy, independent of PyTorch; the last tests
+train the book's shallow and ReLU double-convolution networks on the real
+MNIST data.
 """
 
 import contextlib
@@ -23,6 +25,7 @@ from network3 import (ConvPoolLayer, FullyConnectedLayer, Network, ReLU,
                       SoftmaxLayer, linear, sigmoid, tanh)
 
 SRC = Path(network3.__file__).resolve().parent
+DEV = network3.device
 
 
 def quiet(fn, *args, **kwargs):
@@ -90,19 +93,19 @@ def test_layer_output_shapes_on_both_paths():
     fc = FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100, p_dropout=0.5)
     soft = SoftmaxLayer(n_in=100, n_out=10, p_dropout=0.5)
     net = Network([conv, conv2, fc, soft], mb)
-    x = torch.rand(mb, 784)
-    net._cost(x, torch.zeros(mb, dtype=torch.int64))
+    x = torch.rand(mb, 784, device=DEV)
+    net._cost(x, torch.zeros(mb, dtype=torch.int64, device=DEV))
     assert conv.output_dropout.shape == (mb, 20, 12, 12) == (mb, *conv.output_shape)
     assert conv2.output_dropout.shape == (mb, 40, 4, 4)
     assert fc.output_dropout.shape == (mb, 100)
     assert soft.output_dropout.shape == (mb, 10)
     # The inference path takes any number of images.
     with torch.no_grad():
-        y_out = net._y_out(torch.rand(7, 784))
+        y_out = net._y_out(torch.rand(7, 784, device=DEV))
     assert conv.output.shape == (7, 20, 12, 12)
     assert fc.output.shape == (7, 100)
     assert soft.output.shape == (7, 10)
-    np.testing.assert_allclose(soft.output.sum(dim=1).numpy(), np.ones(7), rtol=1e-6)
+    np.testing.assert_allclose(as_numpy(soft.output.sum(dim=1)), np.ones(7), rtol=1e-6)
     assert y_out.shape == (7,) and y_out.dtype == torch.int64
     assert all(p.dtype == torch.float32 for p in net.params)
     assert len(net.params) == 8
@@ -120,7 +123,7 @@ def test_initialization_follows_numpy_draws_in_the_books_order():
                 np.random.normal(0, np.sqrt(1 / 20), (30, 20)),
                 np.random.normal(0, 1, (20,))]
     for param, values in zip(conv.params + fc.params, expected):
-        np.testing.assert_array_equal(param.detach().numpy(), values.astype(np.float32))
+        np.testing.assert_array_equal(param.detach().cpu().numpy(), values.astype(np.float32))
     soft = SoftmaxLayer(n_in=20, n_out=10)
     assert not soft.w.detach().any() and not soft.b.detach().any()
     assert soft.w.shape == (20, 10) and soft.b.shape == (10,)
@@ -178,7 +181,7 @@ def test_conv_pool_layer_forward_equals_direct_numpy(activation_fn, reference):
         x = np.random.standard_normal(image_shape).astype(np.float32)
         expected = direct_conv_pool(x.astype(np.float64), as_numpy(layer.w),
                                     as_numpy(layer.b), poolsize, reference)
-        flat = torch.from_numpy(x.reshape(image_shape[0], -1))
+        flat = torch.from_numpy(x.reshape(image_shape[0], -1)).to(DEV)
         layer.set_inpt(flat, flat, image_shape[0])
         assert layer.output.shape == expected.shape == (image_shape[0], *layer.output_shape)
         np.testing.assert_allclose(as_numpy(layer.output), expected, atol=1e-5)
@@ -190,7 +193,7 @@ def test_dropout_scaling_on_both_paths():
     mb, n_in, p = 50, 2000, 0.25
     fc = FullyConnectedLayer(n_in=n_in, n_out=3, activation_fn=linear, p_dropout=p)
     soft = SoftmaxLayer(n_in=n_in, n_out=3, p_dropout=p)
-    x = torch.rand(mb, n_in) + 0.5
+    x = torch.rand(mb, n_in, device=DEV) + 0.5
     for layer in (fc, soft):
         with torch.no_grad():
             layer.w.copy_(torch.randn(n_in, 3))
@@ -205,12 +208,16 @@ def test_dropout_scaling_on_both_paths():
         z_dropout = as_numpy(layer.inpt_dropout) @ w + b
         # Inference path: all inputs, weighted input scaled by 1 - p.
         z = (1 - p) * (as_numpy(x) @ w) + b
+        # The weighted inputs are sums of 2,000 terms, tens in size: float32
+        # round-off in them (summed in another order on a GPU) reaches about
+        # 1e-5, while a wrong dropout scale would be off by whole units.
+        tol = dict(rtol=1e-4, atol=1e-4)
         if layer is fc:
-            np.testing.assert_allclose(as_numpy(layer.output_dropout), z_dropout, rtol=1e-4)
-            np.testing.assert_allclose(as_numpy(layer.output), z, rtol=1e-4)
+            np.testing.assert_allclose(as_numpy(layer.output_dropout), z_dropout, **tol)
+            np.testing.assert_allclose(as_numpy(layer.output), z, **tol)
         else:
-            np.testing.assert_allclose(as_numpy(layer.z_dropout), z_dropout, rtol=1e-4)
-            np.testing.assert_allclose(as_numpy(layer.z), z, rtol=1e-4)
+            np.testing.assert_allclose(as_numpy(layer.z_dropout), z_dropout, **tol)
+            np.testing.assert_allclose(as_numpy(layer.z), z, **tol)
             softmax = np.exp(z - z.max(1, keepdims=True))
             np.testing.assert_allclose(as_numpy(layer.output),
                                        softmax / softmax.sum(1, keepdims=True),
@@ -218,7 +225,7 @@ def test_dropout_scaling_on_both_paths():
 
 
 def test_no_dropout_leaves_the_input_alone():
-    x = torch.rand(5, 6)
+    x = torch.rand(5, 6, device=DEV)
     assert network3.dropout_layer(x, 0.0) is x
     fc = FullyConnectedLayer(n_in=6, n_out=2)
     fc.set_inpt(x, x, 5)
@@ -289,13 +296,13 @@ def test_l2_term_is_the_books_cost():
     before = [p.detach().clone() for p in net.params]
     cost = net._cost(xb, yb) + 0.5 * lmbda * sum(
         (layer.w ** 2).sum() for layer in net.layers) / nb
-    _, hand_costs = numpy_sgd([b.double().numpy() for b in before], x.astype(np.float64),
+    _, hand_costs = numpy_sgd([as_numpy(b) for b in before], x.astype(np.float64),
                               y, mb, eta, lmbda)
     assert cost.item() == pytest.approx(hand_costs[0], rel=1e-5)
     grads = torch.autograd.grad(cost, net.params)
     net._train_step(xb, yb, eta, 1.0 - eta * lmbda / nb)
     for param, old, grad in zip(net.params, before, grads):
-        np.testing.assert_allclose(param.detach().numpy(), (old - eta * grad).numpy(),
+        np.testing.assert_allclose(as_numpy(param), as_numpy(old - eta * grad),
                                    rtol=1e-5, atol=1e-7)
 
 
@@ -506,7 +513,7 @@ def test_predict_matches_the_inference_path_for_any_count():
     assert isinstance(predictions, np.ndarray) and predictions.dtype == np.int64
     assert predictions.shape == (2503,)
     with torch.no_grad():
-        direct = net._y_out(torch.from_numpy(x)).numpy()
+        direct = net._y_out(torch.from_numpy(x).to(DEV)).cpu().numpy()
     np.testing.assert_array_equal(predictions, direct)
     assert len(set(predictions.tolist())) > 1
     assert net.predict(x[5]).tolist() == [direct[5]]
