@@ -1,11 +1,17 @@
-"""Tests of expand_mnist.py: the shifts, the expansion, and the file it writes."""
+"""Tests of expand_mnist.py: the shifts, the expansion, the file it writes,
+and the two ways of running it (from src/, as the book does, and from the
+project root)."""
 
 import gzip
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import data_files
 import expand_mnist
 import mnist_loader
 from expand_mnist import expand, expand_file, shift
@@ -93,7 +99,7 @@ def test_expand_shuffles_reproducibly():
 def write_source(folder, n=6):
     source = folder / "mnist.pkl.gz"
     data = (synthetic(n, 0), synthetic(3, 1), synthetic(2, 2))
-    mnist_loader.write_pickle(source, data)
+    data_files.write_pickle(source, data)
     return source, data
 
 
@@ -159,3 +165,57 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
         expand_file(source, target)
     assert len(calls) > 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist.pkl.gz"]
+
+
+#### The two entry points, run as programs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("folder, script", [
+    ("src", "expand_mnist.py"),  # the book's `cd src; python expand_mnist.py`
+    (".", "expand_mnist.py"),    # the launcher at the project root
+])
+def test_running_the_script_with_no_options_writes_the_data_folder_file(
+        tmp_path, folder, script):
+    source, (training, validation, _) = write_source(tmp_path)
+    env = {**os.environ, data_files.DATA_DIR_ENV: str(tmp_path)}
+    env.pop("PYTHONPATH", None)  # the script must find its modules by itself
+    run = subprocess.run([sys.executable, script], cwd=ROOT / folder, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    target = tmp_path / expand_mnist.EXPANDED_NAME
+    assert f"Wrote the expanded training set to {target}" in run.stdout
+    (ex, ey), (vx, vy), _ = mnist_loader.load_data(target)
+    expected = expand(*training, seed=expand_mnist.SEED)
+    np.testing.assert_array_equal(ex, expected[0])
+    np.testing.assert_array_equal(ey, expected[1])
+    np.testing.assert_array_equal(vx, validation[0])
+    again = subprocess.run([sys.executable, script], cwd=ROOT / folder, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "already exists" in again.stdout
+
+
+def test_launcher_passes_options_and_the_exit_status_through(tmp_path):
+    source, (training, _, _) = write_source(tmp_path)
+    target = tmp_path / "out.pkl.gz"
+    launcher = str(ROOT / "expand_mnist.py")
+    run = subprocess.run([sys.executable, launcher, "--source", str(source),
+                          "--output", str(target), "--seed", "9"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    (ex, ey), _, _ = mnist_loader.load_data(target)
+    np.testing.assert_array_equal(ey, expand(*training, seed=9)[1])
+    missing = subprocess.run([sys.executable, launcher, "--source",
+                              str(tmp_path / "nothing.pkl.gz")],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and "nothing.pkl.gz" in missing.stderr
+
+
+def test_importing_the_launcher_runs_nothing(tmp_path):
+    """Only running the root file as a script starts the program."""
+    code = ("import runpy, sys; runpy.run_path(sys.argv[1], run_name='not_main'); "
+            "print('imported')")
+    run = subprocess.run([sys.executable, "-c", code, str(ROOT / "expand_mnist.py")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout == "imported\n"
