@@ -9,7 +9,8 @@ gamma = 1/784 (one over the number of pixels), and reports 9,435 / 10,000.
 scikit-learn changed its default gamma to 'scale' in version 0.22, so the
 book's setting is spelled out here; ``--gamma scale`` picks today's default.
 
-Run it from any folder: ``python src/mnist_svm.py`` (several minutes).
+Run it from any folder: ``python src/mnist_svm.py`` (several minutes), or
+as the book does: ``>>> import mnist_svm; mnist_svm.svm_baseline()``.
 """
 
 from __future__ import annotations
@@ -23,15 +24,31 @@ import mnist_loader
 BOOK_GAMMA = 1.0 / 784
 
 
-def svm_baseline(training_data, test_data, gamma: float | str = BOOK_GAMMA,
-                 C: float = 1.0) -> int:
-    """Fit an RBF SVM and return how many test images it gets right."""
+def svm_baseline(training_data=None, test_data=None, gamma: float | str = BOOK_GAMMA,
+                 C: float = 1.0, train_size: int | None = None) -> int:
+    """Fit an RBF SVM and return how many test images it gets right.
+
+    ``training_data`` and ``test_data`` are ``(x, y)`` pairs as
+    ``mnist_loader.load_data`` returns them.  Called with neither, as the
+    book's script calls it, it loads MNIST itself and prints the result as
+    well.  ``train_size`` keeps only the first that many training images.
+    """
     from sklearn import svm
 
+    if (training_data is None) != (test_data is None):
+        raise TypeError("svm_baseline: pass both training_data and test_data, "
+                        "or neither to use MNIST's")
+    loaded = training_data is None
+    if loaded:
+        training_data, _, test_data = mnist_loader.load_data()
+    images, labels = training_data[0][:train_size], training_data[1][:train_size]
     clf = svm.SVC(kernel="rbf", C=C, gamma=gamma)
-    clf.fit(training_data[0], training_data[1])
-    predictions = clf.predict(test_data[0])
-    return int(np.sum(predictions == test_data[1]))
+    clf.fit(images, labels)
+    correct = int(np.sum(clf.predict(test_data[0]) == test_data[1]))
+    if loaded:
+        print("Baseline classifier using an SVM.")
+        print(f"{correct} of {len(test_data[1])} values correct.")
+    return correct
 
 
 def main(argv=None) -> int:
@@ -43,12 +60,7 @@ def main(argv=None) -> int:
                         help="train on the first N training images (default all 50,000)")
     args = parser.parse_args(argv)
     gamma = args.gamma if args.gamma in ("scale", "auto") else float(args.gamma)
-    training_data, _, test_data = mnist_loader.load_data()
-    training_data = (training_data[0][:args.train_size], training_data[1][:args.train_size])
-    correct = svm_baseline(training_data, test_data, gamma=gamma)
-    print("Baseline classifier using an SVM.")
-    print(f"{correct} of {len(test_data[1])} values correct.")
-    return correct
+    return svm_baseline(gamma=gamma, train_size=args.train_size)
 
 
 if __name__ == "__main__":
