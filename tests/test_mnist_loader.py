@@ -1,4 +1,6 @@
-"""Tests of mnist_loader: the book's data formats, checksums, safe pickles."""
+"""Tests of mnist_loader (the book's data formats) and of data_files, which
+does its file handling: IDX files, checksums, downloads, safe pickles,
+atomic writes."""
 
 import gzip
 import hashlib
@@ -9,10 +11,11 @@ import pickle
 import numpy as np
 import pytest
 
+import data_files
 import mnist_loader
-from mnist_loader import DataFileError
+from data_files import DataFileError
 
-IDX_NAMES = list(mnist_loader.IDX_FILES)
+IDX_NAMES = list(data_files.IDX_FILES)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +48,8 @@ def test_load_data_shapes_dtypes_and_split(data):
 
 
 def test_validation_is_the_last_10000_training_images(data):
-    raw = mnist_loader.read_idx(mnist_loader.data_dir() / "train-images-idx3-ubyte.gz")
-    labels = mnist_loader.read_idx(mnist_loader.data_dir() / "train-labels-idx1-ubyte.gz")
+    raw = data_files.read_idx(data_files.data_dir() / "train-images-idx3-ubyte.gz")
+    labels = data_files.read_idx(data_files.data_dir() / "train-labels-idx1-ubyte.gz")
     (tx, ty), (vx, vy), _ = data
     np.testing.assert_array_equal(vx * 256, raw[50000:].reshape(-1, 784))
     np.testing.assert_array_equal(tx[-1] * 256, raw[49999].ravel())
@@ -71,19 +74,19 @@ def test_vectorized_result():
 
 
 def test_data_dir_honours_the_environment_variable(monkeypatch, tmp_path):
-    monkeypatch.setenv(mnist_loader.DATA_DIR_ENV, str(tmp_path))
-    assert mnist_loader.data_dir() == tmp_path.resolve()
-    monkeypatch.delenv(mnist_loader.DATA_DIR_ENV)
-    assert mnist_loader.data_dir().name == "data"
-    assert (mnist_loader.data_dir().parent / "src" / "mnist_loader.py").exists()
+    monkeypatch.setenv(data_files.DATA_DIR_ENV, str(tmp_path))
+    assert data_files.data_dir() == tmp_path.resolve()
+    monkeypatch.delenv(data_files.DATA_DIR_ENV)
+    assert data_files.data_dir().name == "data"
+    assert (data_files.data_dir().parent / "src" / "mnist_loader.py").exists()
 
 
 #### Building from IDX files and downloading them
 
 def test_build_from_idx_files_in_a_fresh_folder(tmp_path, monkeypatch):
     for name in IDX_NAMES:
-        (tmp_path / name).write_bytes((mnist_loader.data_dir() / name).read_bytes())
-    monkeypatch.setenv(mnist_loader.DATA_DIR_ENV, str(tmp_path))
+        (tmp_path / name).write_bytes((data_files.data_dir() / name).read_bytes())
+    monkeypatch.setenv(data_files.DATA_DIR_ENV, str(tmp_path))
     (tx, ty), _, (ex, ey) = mnist_loader.load_data()
     assert (tmp_path / "mnist.pkl.gz").exists()
     assert tx.shape == (50000, 784) and ey[0] == 7
@@ -92,36 +95,36 @@ def test_build_from_idx_files_in_a_fresh_folder(tmp_path, monkeypatch):
 
 def test_bad_checksum_is_refused_and_leaves_no_file(tmp_path, monkeypatch):
     for name in IDX_NAMES:
-        (tmp_path / name).write_bytes((mnist_loader.data_dir() / name).read_bytes())
-    labels = mnist_loader.read_idx(tmp_path / "t10k-labels-idx1-ubyte.gz").copy()
+        (tmp_path / name).write_bytes((data_files.data_dir() / name).read_bytes())
+    labels = data_files.read_idx(tmp_path / "t10k-labels-idx1-ubyte.gz").copy()
     labels[0] = (labels[0] + 1) % 10  # right shape, wrong content
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
-    monkeypatch.setenv(mnist_loader.DATA_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(data_files.DATA_DIR_ENV, str(tmp_path))
     with pytest.raises(DataFileError, match="t10k-labels-idx1-ubyte.gz: bad checksum"):
         mnist_loader.load_data()
     assert leftovers(tmp_path) == sorted(IDX_NAMES)
 
 
 def test_truncated_gzip_is_refused(tmp_path):
-    good = (mnist_loader.data_dir() / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    good = (data_files.data_dir() / "t10k-labels-idx1-ubyte.gz").read_bytes()
     bad = tmp_path / "t10k-labels-idx1-ubyte.gz"
     bad.write_bytes(good[: len(good) // 2])
     with pytest.raises(DataFileError, match="t10k-labels-idx1-ubyte.gz: corrupt or truncated"):
-        mnist_loader.read_idx(bad)
+        data_files.read_idx(bad)
 
 
 def test_idx_of_wrong_shape_or_length_is_refused(tmp_path):
     path = tmp_path / "some-images.gz"
     path.write_bytes(gzip.compress(idx_bytes(np.zeros((3, 28, 28)))))
-    assert mnist_loader.read_idx(path).shape == (3, 28, 28)  # unknown name: no digest
+    assert data_files.read_idx(path).shape == (3, 28, 28)  # unknown name: no digest
     with pytest.raises(DataFileError, match=r"shape \(3, 28, 28\), expected \(10000,\)"):
-        mnist_loader.parse_idx(gzip.decompress(path.read_bytes()), path, (10000,))
+        data_files.parse_idx(gzip.decompress(path.read_bytes()), path, (10000,))
     path.write_bytes(gzip.compress(idx_bytes(np.zeros((3, 28, 28)))[:-5]))
     with pytest.raises(DataFileError, match="truncated or corrupt"):
-        mnist_loader.read_idx(path)
+        data_files.read_idx(path)
     path.write_bytes(gzip.compress(b"\x00\x00\x0d\x01" + b"\x00" * 8))
     with pytest.raises(DataFileError, match="not an IDX file"):
-        mnist_loader.read_idx(path)
+        data_files.read_idx(path)
 
 
 def mirror(folder, files):
@@ -133,15 +136,15 @@ def mirror(folder, files):
 
 def test_download_skips_a_corrupt_mirror(tmp_path):
     name = "t10k-labels-idx1-ubyte.gz"
-    good = (mnist_loader.data_dir() / name).read_bytes()
-    labels = mnist_loader.read_idx(mnist_loader.data_dir() / name).copy()
+    good = (data_files.data_dir() / name).read_bytes()
+    labels = data_files.read_idx(data_files.data_dir() / name).copy()
     labels[5] = 9 - labels[5]
     bad_mirror = mirror(tmp_path / "bad", {name: gzip.compress(idx_bytes(labels))})
     empty_mirror = mirror(tmp_path / "empty", {})
     good_mirror = mirror(tmp_path / "good", {name: good})
     target = tmp_path / "data"
     target.mkdir()
-    path = mnist_loader.fetch(name, target, [empty_mirror, bad_mirror, good_mirror])
+    path = data_files.fetch(name, target, [empty_mirror, bad_mirror, good_mirror])
     assert path == target / name and path.read_bytes() == good
     assert leftovers(target) == [name]
 
@@ -154,7 +157,7 @@ def test_offline_with_no_files_names_the_files_and_the_mirrors(tmp_path):
     target = tmp_path / "data"
     target.mkdir()
     with pytest.raises(DataFileError) as info:
-        mnist_loader.fetch(name, target, [nowhere, bad_mirror])
+        data_files.fetch(name, target, [nowhere, bad_mirror])
     message = str(info.value)
     for needed in IDX_NAMES + [str(target), nowhere, bad_mirror, "bad checksum"]:
         assert needed in message
@@ -162,11 +165,11 @@ def test_offline_with_no_files_names_the_files_and_the_mirrors(tmp_path):
 
 
 def test_default_mirrors_are_listed_and_the_digests_match_developers_md():
-    assert len(mnist_loader.MIRRORS) >= 2
-    assert all(url.endswith("/") for url in mnist_loader.MIRRORS)
+    assert len(data_files.MIRRORS) >= 2
+    assert all(url.endswith("/") for url in data_files.MIRRORS)
     # The shared copy's decompressed bytes have exactly the digests we check.
-    for name, (digest, _) in mnist_loader.IDX_FILES.items():
-        raw = gzip.decompress((mnist_loader.data_dir() / name).read_bytes())
+    for name, (digest, _) in data_files.IDX_FILES.items():
+        raw = gzip.decompress((data_files.data_dir() / name).read_bytes())
         assert hashlib.sha256(raw).hexdigest() == digest
 
 
@@ -194,7 +197,7 @@ def test_pickle_carrying_code_is_refused_without_running_it(tmp_path):
 
 def test_truncated_pickle_is_refused(tmp_path):
     path = tmp_path / "mnist.pkl.gz"
-    mnist_loader.write_pickle(path, ((np.zeros((2, 784), np.float32), np.zeros(2, np.int64)),) * 3)
+    data_files.write_pickle(path, ((np.zeros((2, 784), np.float32), np.zeros(2, np.int64)),) * 3)
     path.write_bytes(path.read_bytes()[:-20])
     with pytest.raises(DataFileError, match="corrupt or truncated"):
         mnist_loader.load_data(path)
@@ -203,10 +206,10 @@ def test_truncated_pickle_is_refused(tmp_path):
 def test_pickle_of_the_wrong_shape_is_refused(tmp_path):
     path = tmp_path / "odd.pkl.gz"
     part = (np.zeros((2, 784), np.float32), np.zeros(2, np.int64))
-    mnist_loader.write_pickle(path, (part, part, (np.zeros((2, 783), np.float32), part[1])))
+    data_files.write_pickle(path, (part, part, (np.zeros((2, 783), np.float32), part[1])))
     with pytest.raises(DataFileError, match=r"test images have shape \(2, 783\)"):
         mnist_loader.load_data(path)
-    mnist_loader.write_pickle(path, (part, part))
+    data_files.write_pickle(path, (part, part))
     with pytest.raises(DataFileError, match="expected a triple"):
         mnist_loader.load_data(path)
 
@@ -252,10 +255,10 @@ def test_atomic_path_leaves_nothing_when_interrupted(tmp_path):
     target = tmp_path / "out.bin"
     target.write_bytes(b"old")
     with pytest.raises(KeyboardInterrupt):
-        with mnist_loader.atomic_path(target) as tmp:
+        with data_files.atomic_path(target) as tmp:
             tmp.write_bytes(b"half")
             raise KeyboardInterrupt
     assert target.read_bytes() == b"old" and leftovers(tmp_path) == ["out.bin"]
-    with mnist_loader.atomic_path(target) as tmp:
+    with data_files.atomic_path(target) as tmp:
         tmp.write_bytes(b"new")
     assert target.read_bytes() == b"new" and leftovers(tmp_path) == ["out.bin"]
