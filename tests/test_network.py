@@ -214,29 +214,104 @@ def test_sgd_updates_the_networks_own_arrays(capsys):
     assert all(not np.array_equal(p, q) for p, q in zip(held, before))
 
 
-def test_interrupted_sgd_keeps_what_was_learnt(monkeypatch, capsys):
+def test_interrupted_sgd_keeps_what_was_learnt(capsys):
     """Ctrl-C in the middle of an epoch: the steps taken so far are in the
     network's weights, exactly as if training had stopped there."""
     data = random_pairs(np.random.default_rng(10), 20, 8, 4)
-    net = seeded_network([8, 6, 4])
+    batches = []
+
+    class Interrupted(network.Network):
+        def update_mini_batch(self, mini_batch, eta):
+            if len(batches) == 3:
+                raise KeyboardInterrupt
+            batches.append(list(mini_batch))
+            super().update_mini_batch(mini_batch, eta)
+
+    np.random.seed(0)
+    net = Interrupted([8, 6, 4])
     reference = copy.deepcopy(net)
-    real_step = network._MatrixForm.step
-    steps = []
-
-    def step_then_interrupt(form, x_rows, y_rows, eta):
-        if len(steps) == 3:
-            raise KeyboardInterrupt
-        steps.append((x_rows.copy(), y_rows.copy()))
-        real_step(form, x_rows, y_rows, eta)
-
-    monkeypatch.setattr(network._MatrixForm, "step", step_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         net.SGD(data, 2, 4, 3.0)
+    for mini_batch in batches:
+        network.Network.update_mini_batch(reference, mini_batch, 3.0)
+    assert max_difference(net, reference) == 0
+    assert max_difference(net, seeded_network([8, 6, 4])) > 1e-3
+
+
+#### The book's methods are what trains
+
+def test_sgd_calls_the_books_chain_once_per_mini_batch(capsys):
+    """SGD -> update_mini_batch -> backprop -> cost_derivative, one call of
+    each per mini-batch, with the mini-batch as columns in backprop."""
+    calls = {"update_mini_batch": [], "backprop": [], "cost_derivative": []}
+
+    class Counted(network.Network):
+        def update_mini_batch(self, mini_batch, eta):
+            calls["update_mini_batch"].append(len(mini_batch))
+            super().update_mini_batch(mini_batch, eta)
+
+        def backprop(self, x, y):
+            calls["backprop"].append(x.shape)
+            return super().backprop(x, y)
+
+        def cost_derivative(self, output_activations, y):
+            calls["cost_derivative"].append(output_activations.shape)
+            return super().cost_derivative(output_activations, y)
+
+    np.random.seed(1)
+    net = Counted([8, 6, 4])
+    net.SGD(random_pairs(np.random.default_rng(1), 23, 8, 4), 2, 5, 1.0)
+    # 23 examples in mini-batches of 5: 4 full ones and one of 3, per epoch.
+    assert calls["update_mini_batch"] == [5, 5, 5, 5, 3] * 2
+    assert calls["backprop"] == [(8, 5)] * 4 + [(8, 3)] + [(8, 5)] * 4 + [(8, 3)]
+    assert calls["cost_derivative"] == [(4, m) for m in [5, 5, 5, 5, 3] * 2]
+
+
+def test_a_zero_cost_derivative_leaves_the_network_unchanged(capsys):
+    class Indifferent(network.Network):
+        def cost_derivative(self, output_activations, y):
+            return np.zeros_like(output_activations)
+
+    np.random.seed(2)
+    net = Indifferent([8, 6, 4])
+    before = copy.deepcopy(net)
+    net.SGD(random_pairs(np.random.default_rng(2), 20, 8, 4), 2, 5, 3.0)
+    assert max_difference(net, before) == 0
+
+
+def test_a_zero_sigmoid_prime_leaves_the_network_unchanged(monkeypatch, capsys):
+    data = random_pairs(np.random.default_rng(3), 20, 8, 4)
+    net = seeded_network([8, 6, 4], seed=3)
+    before = copy.deepcopy(net)
+    monkeypatch.setattr(network, "sigmoid_prime", np.zeros_like)
+    net.SGD(data, 2, 5, 3.0)
+    assert max_difference(net, before) == 0
     monkeypatch.undo()
-    for x_rows, y_rows in steps:
-        reference.update_mini_batch(
-            [(x.reshape(8, 1), y.reshape(4, 1)) for x, y in zip(x_rows, y_rows)], 3.0)
-    assert max_difference(net, reference) < 1e-12
+    net.SGD(data, 1, 5, 3.0)
+    assert max_difference(net, before) > 1e-3
+
+
+def test_another_activation_changes_the_output(monkeypatch):
+    net = seeded_network([8, 6, 4], seed=4)
+    x = np.random.default_rng(4).standard_normal((8, 1))
+    monkeypatch.setattr(network, "sigmoid", np.tanh)
+    a = net.feedforward(x)
+    expected = np.tanh(net.weights[1] @ np.tanh(net.weights[0] @ x + net.biases[0])
+                       + net.biases[1])
+    assert np.allclose(a, expected) and a.min() < 0
+
+
+def test_a_network_of_its_own_seed_ignores_the_global_generators(capsys):
+    data = random_pairs(np.random.default_rng(5), 20, 8, 4)
+    runs = []
+    for global_seed in (1, 2):
+        np.random.seed(global_seed)
+        random.seed(global_seed)
+        net = network.Network([8, 6, 4], seed=77)
+        net.SGD(data, 2, 5, 3.0)
+        runs.append(net)
+    assert max_difference(*runs) == 0
+    assert max_difference(runs[0], seeded_network([8, 6, 4], seed=77)) > 1e-3
 
 
 def test_sgd_accepts_zip_objects(capsys):
@@ -318,13 +393,12 @@ def test_evaluate_and_sgd_reject_bad_test_data(small_net, tests, message):
 
 
 @pytest.mark.parametrize("epochs, mini_batch_size, eta, message", [
-    (0, 10, 3.0, r"epochs must be a positive integer, got 0"),
-    (-1, 10, 3.0, r"epochs must be a positive integer"),
-    (2.0, 10, 3.0, r"epochs must be a positive integer, got 2.0"),
-    (1, 0, 3.0, r"mini_batch_size must be a positive integer, got 0"),
-    (1, -5, 3.0, r"mini_batch_size must be a positive integer"),
-    (1, 2.5, 3.0, r"mini_batch_size must be a positive integer"),
-    (1, True, 3.0, r"mini_batch_size must be a positive integer"),
+    (-1, 10, 3.0, r"epochs must be an integer >= 0; got -1"),
+    (2.0, 10, 3.0, r"epochs must be an integer >= 0; got 2.0"),
+    (1, 0, 3.0, r"mini_batch_size must be an integer >= 1; got 0"),
+    (1, -5, 3.0, r"mini_batch_size must be an integer >= 1"),
+    (1, 2.5, 3.0, r"mini_batch_size must be an integer >= 1"),
+    (1, True, 3.0, r"mini_batch_size must be an integer >= 1"),
     (1, 10, float("nan"), r"eta .* must be a finite number"),
     (1, 10, "3.0", r"eta .* must be a finite number"),
 ])

@@ -352,40 +352,101 @@ def test_sgd_leaves_the_callers_data_alone_and_accepts_iterators():
     np.testing.assert_array_equal(net.weights[0], other.weights[0])
 
 
-def test_sgd_does_not_change_arrays_the_caller_still_holds():
+def test_sgd_updates_the_networks_own_arrays():
+    """As in network.py: the weight and bias arrays are updated in place,
+    so a caller holding one sees it change."""
     net = Network([4, 5, 3], seed=1)
-    held = net.weights[0]
-    snapshot = held.copy()
+    held = net.weights + net.biases
+    before = [p.copy() for p in held]
     net.SGD(random_training_data(np.random.default_rng(0), 10, 4, 3), 1, 5, 1.0)
-    np.testing.assert_array_equal(held, snapshot)
-    assert not np.array_equal(net.weights[0], snapshot)
+    assert all(p is q for p, q in zip(held, net.weights + net.biases))
+    assert all(not np.array_equal(p, q) for p, q in zip(held, before))
 
 
-def test_interrupted_sgd_keeps_what_was_learnt(monkeypatch, capsys):
+def test_interrupted_sgd_keeps_what_was_learnt(capsys):
     """Ctrl-C in the middle of an epoch: the steps taken so far are in the
     network's weights, exactly as if training had stopped there."""
     training = random_training_data(np.random.default_rng(6), 20, 4, 3)
-    net = Network([4, 5, 3], seed=2)
+    batches = []
+
+    class Interrupted(Network):
+        def update_mini_batch(self, mini_batch, eta, lmbda, n):
+            if len(batches) == 3:
+                raise KeyboardInterrupt
+            batches.append(list(mini_batch))
+            super().update_mini_batch(mini_batch, eta, lmbda, n)
+
+    net = Interrupted([4, 5, 3], seed=2)
     reference = Network([4, 5, 3], seed=2)
-    real_step = network2._MatrixForm.step
-    steps = []
-
-    def step_then_interrupt(form, x_rows, y_rows, eta, lmbda, n):
-        if len(steps) == 3:
-            raise KeyboardInterrupt
-        steps.append((x_rows.copy(), y_rows.copy()))
-        real_step(form, x_rows, y_rows, eta, lmbda, n)
-
-    monkeypatch.setattr(network2._MatrixForm, "step", step_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         net.SGD(training, 2, 4, 0.5, lmbda=2.0)
-    monkeypatch.undo()
-    for x_rows, y_rows in steps:
-        batch = [(x.reshape(4, 1), y.reshape(3, 1)) for x, y in zip(x_rows, y_rows)]
+    for batch in batches:
         reference.update_mini_batch(batch, 0.5, 2.0, len(training))
     for got, want in zip(net.weights + net.biases, reference.weights + reference.biases):
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(got, want)
     assert not np.allclose(net.weights[0], Network([4, 5, 3], seed=2).weights[0])
+
+
+#### The book's methods are what trains
+def test_sgd_calls_the_books_chain_and_monitoring(capsys):
+    """One update_mini_batch and one backprop per mini-batch (the mini-batch
+    as columns), and the monitoring through accuracy and total_cost."""
+    calls = []
+
+    class Counted(Network):
+        def update_mini_batch(self, mini_batch, eta, lmbda, n):
+            calls.append(("update_mini_batch", len(mini_batch), n))
+            super().update_mini_batch(mini_batch, eta, lmbda, n)
+
+        def backprop(self, x, y):
+            calls.append(("backprop", x.shape, y.shape))
+            return super().backprop(x, y)
+
+        def accuracy(self, data, convert=False):
+            calls.append(("accuracy", len(data), convert))
+            return super().accuracy(data, convert)
+
+        def total_cost(self, data, lmbda, convert=False):
+            calls.append(("total_cost", len(data), convert))
+            return super().total_cost(data, lmbda, convert)
+
+    rng = np.random.default_rng(20)
+    net = Counted([4, 5, 3], seed=4)
+    net.SGD(random_training_data(rng, 13, 4, 3), 1, 5, 0.5, lmbda=1.0,
+            evaluation_data=random_evaluation_data(rng, 6, 4, 3),
+            monitor_evaluation_cost=True, monitor_evaluation_accuracy=True,
+            monitor_training_cost=True, monitor_training_accuracy=True)
+    assert calls == [("update_mini_batch", 5, 13), ("backprop", (4, 5), (3, 5)),
+                     ("update_mini_batch", 5, 13), ("backprop", (4, 5), (3, 5)),
+                     ("update_mini_batch", 3, 13), ("backprop", (4, 3), (3, 3)),
+                     ("total_cost", 13, False), ("accuracy", 13, True),
+                     ("total_cost", 6, True), ("accuracy", 6, False)]
+
+
+@pytest.mark.parametrize("cost", COSTS)
+def test_a_zero_output_error_leaves_the_network_unchanged(cost, capsys):
+    class Indifferent(cost):
+        @staticmethod
+        def delta(z, a, y):
+            return np.zeros_like(a)
+
+    net = Network([4, 5, 3], cost=Indifferent, seed=5)
+    before = copy_parameters(net)
+    net.SGD(random_training_data(np.random.default_rng(21), 12, 4, 3), 2, 5, 0.5)
+    for got, want in zip(net.weights + net.biases, before[0] + before[1]):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_zero_sigmoid_prime_stops_learning_below_the_output_layer(monkeypatch, capsys):
+    """With the cross-entropy cost the output layer's error has no
+    sigmoid'(z) factor (delta = a - y); the hidden layer's has, via BP2."""
+    net = Network([4, 5, 3], seed=6)
+    before = copy_parameters(net)
+    monkeypatch.setattr(network2, "sigmoid_prime", np.zeros_like)
+    net.SGD(random_training_data(np.random.default_rng(22), 12, 4, 3), 2, 5, 0.5)
+    np.testing.assert_array_equal(net.weights[0], before[0][0])
+    np.testing.assert_array_equal(net.biases[0], before[1][0])
+    assert not np.allclose(net.weights[1], before[0][1])
 
 
 def test_a_cost_class_of_ones_own_gets_columns_as_in_the_book():
@@ -490,21 +551,21 @@ def bad_input_cases():
             dict(training_data=good_training + [(np.zeros((1, 4)), y)]),
             r"training_data\[3\].*\(1, 4\)"),
         "int label in training data": (
-            dict(training_data=[(x, 1)]), r"training_data\[0\].*integer label.*one-hot"),
+            dict(training_data=[(x, 1)]), r"training_data\[0\]\[1\].*integer 1.*vectorized_result\(1\)"),
         "one-hot label of the wrong size": (
             dict(training_data=[(x, np.zeros((3, 1)))]), r"training_data\[0\].*\(3, 1\)"),
-        "not a pair": (dict(training_data=[(x,)]), r"training_data\[0\].*not an \(x, y\) pair"),
+        "not a pair": (dict(training_data=[(x,)]), r"training_data\[0\] should be an \(x, y\) pair"),
         "empty training data": (dict(training_data=[]), "training_data is empty"),
         "one-hot labels in evaluation data": (
             dict(evaluation_data=good_training, monitor_evaluation_accuracy=True),
-            r"evaluation_data\[0\].*integer label.*convert=True"),
+            r"evaluation_data\[0\]\[1\].*integer 0..1.*one-hot columns belong to training"),
         "label out of range": (
             dict(evaluation_data=[(x, 7)], monitor_evaluation_accuracy=True),
-            r"evaluation_data\[0\].*label 7.*0\.\.1"),
+            r"evaluation_data\[0\]\[1\].*is 7, outside 0\.\.1"),
         "monitoring without evaluation data": (
             dict(monitor_evaluation_cost=True), "monitor_evaluation_cost needs evaluation_data"),
-        "mini-batch size 0": (dict(mini_batch_size=0), "mini_batch_size must be >= 1"),
-        "negative lmbda": (dict(lmbda=-1.0), "lmbda must be >= 0"),
+        "mini-batch size 0": (dict(mini_batch_size=0), "mini_batch_size must be an integer >= 1; got 0"),
+        "negative lmbda": (dict(lmbda=-1.0), r"lmbda \(the regularization parameter\) must be >= 0"),
         "fractional epochs": (dict(epochs=2.5), "epochs must be an integer"),
         "good call for contrast": (dict(evaluation_data=good_evaluation), None),
     }
@@ -531,18 +592,18 @@ def test_bad_sgd_input_gives_a_clear_error(case):
 def test_other_bad_input_gives_clear_errors():
     with pytest.raises(ValueError, match="at least two"):
         Network([784])
-    with pytest.raises(ValueError, match="positive integers"):
+    with pytest.raises(ValueError, match="positive layer sizes"):
         Network([784, 0, 10])
-    with pytest.raises(ValueError, match="positive integers"):
+    with pytest.raises(ValueError, match="positive layer sizes"):
         Network([784, 30.5, 10])
     net = Network([4, 3, 2], seed=0)
-    with pytest.raises(ValueError, match=r"\(4, 1\).*got shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"input a has shape \(4,\).*reshape\(4, 1\)"):
         net.feedforward(np.zeros(4))
-    with pytest.raises(ValueError, match=r"x of shape \(4, 1\); got \(3, 1\)"):
+    with pytest.raises(ValueError, match=r"x \(the input\) has shape \(3, 1\).*\(4, 1\)"):
         net.backprop(np.zeros((3, 1)), np.zeros((2, 1)))
-    with pytest.raises(ValueError, match=r"y of shape \(2, 1\); got \(2,\)"):
+    with pytest.raises(ValueError, match=r"y \(the desired output\) has shape \(2,\)"):
         net.backprop(np.zeros((4, 1)), np.zeros(2))
-    with pytest.raises(ValueError, match=r"data\[0\].*integer label"):
+    with pytest.raises(ValueError, match=r"data\[0\]\[1\].*integer 0..1"):
         net.accuracy([(np.zeros((4, 1)), np.zeros((2, 1)))])
     with pytest.raises(ValueError, match=r"data\[0\].*one-hot"):
         net.accuracy([(np.zeros((4, 1)), 1)], convert=True)
@@ -636,7 +697,7 @@ MALFORMED = {
     "missing cost": (changed(cost=None), "missing key.*'cost'"),
     "missing weights and biases": (changed(weights=None, biases=None),
                                    "missing key.*'weights', 'biases'"),
-    "sizes not integers": (changed(sizes=["2", 2, 1]), "positive integers"),
+    "sizes not integers": (changed(sizes=["2", 2, 1]), "positive layer sizes"),
     "one layer": (changed(sizes=[2]), "at least two"),
     "sizes that do not match the weights": (changed(sizes=[3, 2, 1]),
                                             r"weights\[0\] has shape \(2, 2\).*\(2, 3\)"),
