@@ -1,13 +1,10 @@
 """network
 ~~~~~~~
 
-The neural network program of chapters 1 and 2 of Michael Nielsen's book
-*Neural Networks and Deep Learning*, ported to Python 3.
-
-A ``Network`` is a stack of fully connected layers of sigmoid neurons.  It
+The program of chapters 1 and 2 of Michael Nielsen's book *Neural Networks
+and Deep Learning*, ported to Python 3: a network of sigmoid neurons that
 learns by stochastic gradient descent on the quadratic cost
-C = 1/(2n) sum_x ||y(x) - a^L(x)||^2, with the gradient computed by
-backpropagation.  Usage, as in the book::
+C = 1/(2n) sum_x ||y(x) - a^L(x)||^2, its gradient found by backpropagation::
 
     >>> import mnist_loader, network
     >>> training_data, validation_data, test_data = mnist_loader.load_data_wrapper()
@@ -16,28 +13,21 @@ backpropagation.  Usage, as in the book::
     Epoch 0: 9129 / 10000
     ...
 
-(the book's first line; the count depends on the random start).
+(the book's first line; the count depends on the random start, which
+``np.random.seed`` and ``random.seed`` fix, or ``Network(sizes, seed=s)``).
 
-Training runs through the book's methods, in the book's order:
-``SGD`` -> ``update_mini_batch`` -> ``backprop`` -> ``cost_derivative`` and
-``sigmoid_prime``, so a change to any of them changes what is learnt.  What
-this port adds, without changing what is computed:
+Training runs through the book's methods, ``SGD`` -> ``update_mini_batch``
+-> ``backprop`` -> ``cost_derivative`` and ``sigmoid_prime``: change one and
+what is learnt changes.  Beyond the book, computing the same thing:
 
-* Speed, by the problem chapter 2 poses: ``update_mini_batch`` puts the m
+* Speed, by the problem chapter 2 poses: ``update_mini_batch`` lays the m
   examples of a mini-batch side by side as the columns of two matrices and
-  calls ``backprop`` once, so each layer costs one matrix product instead
-  of m.  ``backprop`` still takes one example as a column, as in the book.
-  numpy is held to one BLAS thread while ``SGD`` runs: the products of a
-  mini-batch of 10 are too small to gain from more, and lose badly when
-  another program is busy on the same cores (``tests/benchmark.py``).
-* A sigmoid that never overflows, however large the weights grow.
-* Clear errors: data and settings of the wrong shape or type raise
-  ``ValueError`` naming the problem (the checks are at the end of the file).
-
-Randomness comes from numpy's and Python's global generators, as in the
-book, unless ``Network(sizes, seed=s)`` gives the network generators of its
-own: ``np.random.seed(s); random.seed(s)`` before building and training a
-network repeats a run.
+  calls ``backprop`` once, so each layer costs one matrix product, not m.
+  While ``SGD`` runs numpy uses one BLAS thread: products this small gain
+  nothing from more, and lose badly when another program keeps a core busy
+  (``tests/benchmark.py`` measures both).
+* A sigmoid that never overflows, and clear ``ValueError`` messages for
+  data or settings of the wrong shape or type (the checks end the file).
 """
 
 #### Libraries
@@ -55,14 +45,11 @@ class Network:
         """Build a network whose layer l has ``sizes[l]`` neurons.
 
         ``Network([784, 30, 10])`` has 784 inputs, 30 hidden neurons and 10
-        outputs.  Layer 0 is the input layer: it has no biases.  Every bias
-        and weight starts as a draw from the standard normal distribution,
-        the biases first, layer by layer, then the weights, so a given
-        ``np.random.seed`` gives the book's network.  ``biases[i]`` has shape
-        (sizes[i+1], 1) and ``weights[i]`` (sizes[i+1], sizes[i]): entry
-        [j, k] is the weight from neuron k of one layer to neuron j of the
-        next.  ``seed`` (not in the book) gives the network its own random
-        generators, for its start and its shuffling.
+        outputs; the input layer has no biases.  Biases (first) and weights
+        are standard normal draws, in the book's order, so a given
+        ``np.random.seed`` gives the book's network.  ``weights[i][j, k]`` is
+        the weight from neuron k of one layer to neuron j of the next.
+        ``seed`` (not in the book) gives the network generators of its own.
         """
         self.sizes = _check_sizes(sizes)
         self.num_layers = len(self.sizes)
@@ -95,11 +82,9 @@ class Network:
         the network is scored on it after each epoch and ``Epoch j: correct
         / total`` printed, else ``Epoch j complete``.
 
-        The caller's list is not reordered: the shuffling is done on a copy
-        of it, with ``random.shuffle`` as in the book, so seeding ``random``
-        gives the book's sequence of mini-batches.  The weight and bias
-        arrays are updated in place after every mini-batch, so whatever
-        stops training (Ctrl-C too) leaves the network with what it learnt.
+        The shuffling (``random.shuffle``, as in the book) reorders a copy
+        of the caller's list.  The weights and biases are updated in place
+        after every mini-batch: Ctrl-C leaves the network what it learnt.
         """
         epochs = _check_count("epochs", epochs, 0)
         mini_batch_size = _check_count("mini_batch_size", mini_batch_size, 1)
@@ -144,12 +129,10 @@ class Network:
     def backprop(self, x, y):
         """Return ``(nabla_b, nabla_w)``, the gradient of the cost C_x.
 
-        ``x`` is an input column of shape (sizes[0], 1) and ``y`` the
-        desired output (sizes[-1], 1), as in the book; or m inputs and
-        outputs as the columns of matrices (sizes[0], m) and (sizes[-1], m),
-        and then the gradient is summed over the m examples.  ``nabla_b``
-        and ``nabla_w`` are lists of arrays shaped like ``self.biases`` and
-        ``self.weights``.
+        ``x`` is an input column (sizes[0], 1) and ``y`` the desired output
+        (sizes[-1], 1), as in the book; or m of each as the columns of two
+        matrices, and then the gradients are summed over the m examples.
+        ``nabla_b`` and ``nabla_w`` are shaped like ``biases`` and ``weights``.
         """
         x = _check_column(x, self.sizes[0], "x (the input)", columns_ok=True)
         y = _check_column(y, self.sizes[-1], "y (the desired output)",
@@ -216,12 +199,11 @@ def sigmoid_prime(z):
 
 
 #### Checking the caller's input
-# network.py and network2.py end with the same checks and the same messages
-# (each module stands alone, as in the book); tests/test_input_checks.py
-# holds the two in step.
+# network.py and network2.py end with the same checks and messages (each
+# module stands alone, as in the book); tests/test_input_checks.py holds the
+# two in step.
 
 def _check_sizes(sizes):
-    """``sizes`` as a list of at least two positive integers."""
     if (not isinstance(sizes, (list, tuple)) or len(sizes) < 2
             or not all(_is_int(n) and n >= 1 for n in sizes)):
         raise ValueError(f"sizes must list at least two positive layer sizes, "
@@ -230,14 +212,12 @@ def _check_sizes(sizes):
 
 
 def _check_count(name, value, minimum):
-    """An integer setting that must be at least ``minimum``."""
     if not _is_int(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
     return int(value)
 
 
 def _check_number(name, value):
-    """A finite real-number setting."""
     if (not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_))
             or not np.isfinite(value)):
         raise ValueError(f"{name} must be a finite number; got {value!r}")
@@ -246,53 +226,51 @@ def _check_number(name, value):
 
 def _is_int(value):
     """True for Python and numpy integers, not for bools."""
-    return (isinstance(value, numbers.Integral)
-            and not isinstance(value, (bool, np.bool_)))
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def _check_column(v, n, what, columns_ok=False, m=None):
-    """``v`` as an array of numbers of shape (n, 1), or (n, m) for any m
-    when ``columns_ok`` (exactly m columns when m is given)."""
+    """``v`` as an array of numbers of shape (n, 1); (n, m) for any m if
+    ``columns_ok``, for the m given if ``m``."""
     v = np.asarray(v)
     if v.dtype.kind not in "fiu":
         raise ValueError(f"{what} should hold numbers, got dtype {v.dtype}")
     if m is not None:
         fits, wanted = v.shape == (n, m), f"({n}, {m})"
     elif columns_ok:
-        fits, wanted = v.ndim == 2 and v.shape[0] == n, f"({n}, 1) (or ({n}, m) for m examples at once)"
+        fits, wanted = v.ndim == 2 and v.shape[0] == n, f"({n}, 1) (or ({n}, m) for m examples)"
     else:
         fits, wanted = v.shape == (n, 1), f"({n}, 1)"
-    if not fits:
-        message = f"{what} has shape {v.shape}, but the network expects {wanted}"
-        if v.shape == (n,):
-            message += f": a column, not a flat array; use .reshape({n}, 1)"
-        elif v.shape == (1, n):
-            message += ": a column, not a row; transpose it"
-        elif v.ndim == 2 and v.shape[0] != n:
-            message += (f": {v.shape[0]} entries where the layer has {n} "
-                        f"neurons (the sizes given to Network must match the data)")
-        raise ValueError(message)
-    return v
+    if fits:
+        return v
+    message = f"{what} has shape {v.shape}, but the network expects {wanted}"
+    if v.shape == (n,):
+        message += f": a column, not a flat array; use .reshape({n}, 1)"
+    elif v.shape == (1, n):
+        message += ": a column, not a row; transpose it"
+    elif v.ndim == 2 and v.shape[0] != n:
+        message += (f": {v.shape[0]} entries where the layer has {n} neurons "
+                    f"(the sizes given to Network must match the data)")
+    raise ValueError(message)
 
 
 def _as_list(data, what):
-    """``data`` as a non-empty list (iterators are read once, here)."""
+    """``data`` as a non-empty list (an iterator is read once, here)."""
     try:
         data = list(data)
     except TypeError:
         raise ValueError(f"{what} must be an iterable of (x, y) pairs, got "
                          f"{type(data).__name__}") from None
     if not data:
-        raise ValueError(f"{what} is empty (a zip object or other iterator can "
-                         f"be read only once: pass a list to use the same data "
-                         f"again)")
+        raise ValueError(f"{what} is empty (a zip object or other iterator can be "
+                         f"read only once: pass a list to use the same data again)")
     return data
 
 
 def _check_pairs(data, what, sizes, one_hot, start=0):
-    """``data`` as a list of checked ``(x, y)`` pairs: x a column of
+    """``data`` as a list of ``(x, y)`` pairs, each checked: x a column of
     sizes[0] numbers; y a column of sizes[-1] numbers (``one_hot``: training
-    data) or an integer label (test and validation data)."""
+    data) or an integer label (evaluation data)."""
     pairs = _as_list(data, what)
     n_in, n_out = sizes[0], sizes[-1]
     for i, pair in enumerate(pairs, start):
@@ -305,39 +283,37 @@ def _check_pairs(data, what, sizes, one_hot, start=0):
             _check_column(x, n_in, f"{what}[{i}][0] (the input x)")
         if one_hot and _is_int(y):
             raise ValueError(
-                f"{what}[{i}][1] (the desired output y) is the integer {y}, but "
-                f"a one-hot column of shape ({n_out}, 1) is needed here, such as "
+                f"{what}[{i}][1] (the desired output y) is the integer {y}, but a "
+                f"one-hot column of shape ({n_out}, 1) is needed here, such as "
                 f"mnist_loader.vectorized_result({y}); integer labels are for "
                 f"test and validation data")
-        if one_hot:
-            if not (type(y) is np.ndarray and y.shape == (n_out, 1)
-                    and y.dtype.kind in "fiu"):
-                _check_column(y, n_out, f"{what}[{i}][1] (the desired output y)")
-        elif not _is_int(y):
+        if one_hot and not (type(y) is np.ndarray and y.shape == (n_out, 1)
+                            and y.dtype.kind in "fiu"):
+            _check_column(y, n_out, f"{what}[{i}][1] (the desired output y)")
+        if not one_hot and not (_is_int(y) and 0 <= y < n_out):
             raise ValueError(
+                f"{what}[{i}][1] (the label y) is {y}, outside 0..{n_out - 1}"
+                if _is_int(y) else
                 f"{what}[{i}][1] (the label y) should be an integer 0..{n_out - 1}, "
                 f"got {type(y).__name__} of shape {np.shape(y)}; one-hot columns "
                 f"belong to training data")
-        elif not 0 <= y < n_out:
-            raise ValueError(f"{what}[{i}][1] (the label y) is {y}, outside "
-                             f"0..{n_out - 1}: the network has {n_out} outputs")
     return pairs
 
 
 def _columns(pairs, sizes, one_hot, what, start=0):
-    """The inputs of ``pairs`` as the columns of one float64 matrix, and
-    their desired outputs as the columns of another (``one_hot``) or as an
-    array of labels.  Pairs that do not fit get ``_check_pairs``' message."""
+    """The inputs of ``pairs`` as the columns of a float64 matrix, and their
+    desired outputs as the columns of another (``one_hot``) or as an array of
+    labels.  Pairs that do not fit get ``_check_pairs``' message."""
     try:
         x = np.concatenate([x for x, _ in pairs], axis=1, dtype=np.float64)
         if one_hot:
             y = np.concatenate([y for _, y in pairs], axis=1, dtype=np.float64)
+            fits = y.shape == (sizes[-1], len(pairs))
         else:
             y = np.array([y for _, y in pairs])
-        fits = (x.shape == (sizes[0], len(pairs))
-                and y.shape == ((sizes[-1], len(pairs)) if one_hot else (len(pairs),))
-                and (one_hot or (y.dtype.kind in "iu" and y.min() >= 0
-                                 and y.max() < sizes[-1])))
+            fits = (y.shape == (len(pairs),) and y.dtype.kind in "iu"
+                    and 0 <= y.min() and y.max() < sizes[-1])
+        fits = fits and x.shape == (sizes[0], len(pairs))
     except (TypeError, ValueError, IndexError):
         fits = False
     if not fits:

@@ -2,19 +2,12 @@
 ~~~~~~~~
 
 The program of chapters 3 and 5 of Michael Nielsen's book *Neural Networks
-and Deep Learning*, ported to Python 3: chapter 1's network, improved.
-
-* A choice of cost: ``CrossEntropyCost`` (the default, which does not learn
-  slowly when a sigmoid output neuron saturates) or ``QuadraticCost``.
-* L2 regularization ("weight decay") through the ``lmbda`` argument of
-  ``SGD``.
-* Weights started as N(0, 1/n_in) draws, so that hidden neurons do not
-  start saturated (``default_weight_initializer``); chapter 1's N(0, 1)
-  start is ``large_weight_initializer``.
-* Monitoring of cost and accuracy on the training and evaluation data after
-  every epoch, returned as four lists; ``save`` and ``load`` as JSON.
-
-Usage, as in the book::
+and Deep Learning*, ported to Python 3: chapter 1's network with the
+cross-entropy cost (``CrossEntropyCost``, the default) beside the quadratic
+one, L2 regularization (``lmbda``), weights started as N(0, 1/n_in)
+(``default_weight_initializer``; chapter 1's start is
+``large_weight_initializer``), monitoring of cost and accuracy after every
+epoch, and ``save``/``load`` as JSON.  As in the book::
 
     >>> import mnist_loader, network2
     >>> training_data, validation_data, test_data = mnist_loader.load_data_wrapper()
@@ -23,27 +16,21 @@ Usage, as in the book::
     >>> net.SGD(training_data, 30, 10, 0.5, evaluation_data=test_data,
     ...         monitor_evaluation_accuracy=True)
 
-Training runs through the book's methods: ``SGD`` -> ``update_mini_batch``
+Training runs through the book's methods, ``SGD`` -> ``update_mini_batch``
 -> ``backprop`` -> ``cost.delta`` and ``sigmoid_prime``, and the monitoring
-calls ``accuracy`` and ``total_cost``; a change to any of them changes what
-happens.  Beyond the book, without changing what is computed:
+through ``accuracy`` and ``total_cost``: change one and what happens
+changes.  Beyond the book, computing the same thing:
 
-* Speed, by chapter 2's matrix-based approach: ``update_mini_batch`` puts
-  the examples of a mini-batch side by side as the columns of two matrices
-  and calls ``backprop`` once; ``accuracy`` and ``total_cost`` feed data
-  forward a thousand columns at a time.  numpy is held to one BLAS thread
-  while ``SGD`` runs (matrices this small lose more than they gain from
-  threads, badly so on a busy machine: ``tests/benchmark.py``).
-* ``SGD(..., early_stopping_n=n)`` stops after n epochs in a row without a
-  new best evaluation accuracy; ``SGD(..., eta_schedule_n=n)`` halves the
-  learning rate each time that happens, until it is 1/128 of its start:
-  two of chapter 3's problems.
-* ``Network(..., seed=s)`` gives the network random generators of its own;
-  without it the global ``np.random`` and ``random`` are used, as in the
-  book.
-* ``load`` only parses JSON, and refuses a malformed file with a
-  ``ValueError`` naming the file and the problem; inputs and settings of
-  the wrong shape or type are refused up front (the checks are at the end).
+* Speed, by chapter 2's matrix-based approach: ``update_mini_batch`` lays a
+  mini-batch side by side as the columns of two matrices and calls
+  ``backprop`` once; ``accuracy`` and ``total_cost`` take a thousand
+  columns at a time.  While ``SGD`` runs numpy uses one BLAS thread, which
+  is fastest for products this small, on a busy machine by far.
+* ``early_stopping_n`` and ``eta_schedule_n``, two of chapter 3's problems;
+  ``Network(..., seed=s)`` for generators of the network's own.
+* ``load`` only parses JSON and names the file and the problem when it is
+  malformed; bad data and settings raise ``ValueError`` up front (the
+  checks end the file).
 """
 
 #### Libraries
@@ -125,13 +112,10 @@ class Network:
     """A fully connected feedforward network of sigmoid neurons."""
 
     def __init__(self, sizes, cost=CrossEntropyCost, seed=None):
-        """``sizes`` lists the neurons of each layer, the input layer first:
-        ``Network([784, 30, 10])`` has 784 inputs, 30 hidden neurons and 10
-        outputs.  ``cost`` is the cost class used by training and by
-        ``total_cost``.  The weights start as ``default_weight_initializer``
-        sets them.  ``seed`` (not in the book) gives the network its own
-        generators for its start and its shuffling, so that the same seed
-        trains the same way whatever else uses the global generators.
+        """``sizes`` lists the neurons of each layer, inputs first;
+        ``cost`` is the cost class of training and ``total_cost``; the
+        weights start as ``default_weight_initializer`` sets them.  ``seed``
+        (not in the book) gives the network generators of its own.
         """
         self.sizes = _check_sizes(sizes)
         self.num_layers = len(self.sizes)
@@ -192,29 +176,20 @@ class Network:
 
         ``training_data`` is a list (or any iterable) of ``(x, y)`` pairs with
         one-hot columns y; ``evaluation_data``, if given, has integer labels
-        (validation or test data from ``mnist_loader.load_data_wrapper``).
-        ``lmbda`` is the L2 regularization parameter.  Each epoch shuffles
-        the training data, cuts it into mini-batches of ``mini_batch_size``
-        and calls ``update_mini_batch`` on each; then the quantities the
-        ``monitor_*`` flags ask for are computed by ``total_cost`` and
-        ``accuracy``, printed and recorded.
+        (validation or test data).  ``lmbda`` is the L2 regularization
+        parameter.  Each epoch shuffles a copy of the training list (with
+        ``random``, as in the book), calls ``update_mini_batch`` on each
+        mini-batch, then computes, prints and records what the ``monitor_*``
+        flags ask for, with ``total_cost`` and ``accuracy``.  Returns the
+        four lists ``(evaluation_cost, evaluation_accuracy, training_cost,
+        training_accuracy)``, one entry per epoch for what was monitored.
 
-        Returns ``(evaluation_cost, evaluation_accuracy, training_cost,
-        training_accuracy)``, lists with one entry per epoch for what is
-        monitored (accuracies are counts of correct answers).
-
-        Beyond the book, both off at 0 and both watching the evaluation
-        accuracy after every epoch: ``early_stopping_n=n`` stops once n
-        epochs in a row have not beaten the best so far, and
-        ``eta_schedule_n=n`` halves eta each time that happens, stopping
-        when it reaches eta/128.  ``self.eta_history`` then holds the
-        learning rate of every epoch run and ``self.stop_reason`` is
-        ``"early_stopping"``, ``"eta_schedule"`` or None.
-
-        The caller's list is not reordered (the shuffling is done on a copy
-        of it, drawing from ``random`` as the book does).  The weight and
-        bias arrays are updated in place after every mini-batch, so whatever
-        stops training (Ctrl-C too) leaves the network with what it learnt.
+        Not in the book, both off at 0: ``early_stopping_n=n`` stops once n
+        epochs in a row bring no new best evaluation accuracy;
+        ``eta_schedule_n=n`` then halves eta instead, stopping at eta/128.
+        ``self.eta_history`` holds the learning rate of every epoch run and
+        ``self.stop_reason`` says why training stopped early, if it did.
+        The weights are updated in place: Ctrl-C leaves what was learnt.
         """
         epochs = _check_count("epochs", epochs, 0)
         mini_batch_size = _check_count("mini_batch_size", mini_batch_size, 1)
@@ -508,12 +483,11 @@ def sigmoid_prime(z):
 
 
 #### Checking the caller's input
-# network.py and network2.py end with the same checks and the same messages
-# (each module stands alone, as in the book); tests/test_input_checks.py
-# holds the two in step.
+# network.py and network2.py end with the same checks and messages (each
+# module stands alone, as in the book); tests/test_input_checks.py holds the
+# two in step.
 
 def _check_sizes(sizes):
-    """``sizes`` as a list of at least two positive integers."""
     if (not isinstance(sizes, (list, tuple)) or len(sizes) < 2
             or not all(_is_int(n) and n >= 1 for n in sizes)):
         raise ValueError(f"sizes must list at least two positive layer sizes, "
@@ -522,14 +496,12 @@ def _check_sizes(sizes):
 
 
 def _check_count(name, value, minimum):
-    """An integer setting that must be at least ``minimum``."""
     if not _is_int(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
     return int(value)
 
 
 def _check_number(name, value):
-    """A finite real-number setting."""
     if (not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_))
             or not np.isfinite(value)):
         raise ValueError(f"{name} must be a finite number; got {value!r}")
@@ -538,53 +510,51 @@ def _check_number(name, value):
 
 def _is_int(value):
     """True for Python and numpy integers, not for bools."""
-    return (isinstance(value, numbers.Integral)
-            and not isinstance(value, (bool, np.bool_)))
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def _check_column(v, n, what, columns_ok=False, m=None):
-    """``v`` as an array of numbers of shape (n, 1), or (n, m) for any m
-    when ``columns_ok`` (exactly m columns when m is given)."""
+    """``v`` as an array of numbers of shape (n, 1); (n, m) for any m if
+    ``columns_ok``, for the m given if ``m``."""
     v = np.asarray(v)
     if v.dtype.kind not in "fiu":
         raise ValueError(f"{what} should hold numbers, got dtype {v.dtype}")
     if m is not None:
         fits, wanted = v.shape == (n, m), f"({n}, {m})"
     elif columns_ok:
-        fits, wanted = v.ndim == 2 and v.shape[0] == n, f"({n}, 1) (or ({n}, m) for m examples at once)"
+        fits, wanted = v.ndim == 2 and v.shape[0] == n, f"({n}, 1) (or ({n}, m) for m examples)"
     else:
         fits, wanted = v.shape == (n, 1), f"({n}, 1)"
-    if not fits:
-        message = f"{what} has shape {v.shape}, but the network expects {wanted}"
-        if v.shape == (n,):
-            message += f": a column, not a flat array; use .reshape({n}, 1)"
-        elif v.shape == (1, n):
-            message += ": a column, not a row; transpose it"
-        elif v.ndim == 2 and v.shape[0] != n:
-            message += (f": {v.shape[0]} entries where the layer has {n} "
-                        f"neurons (the sizes given to Network must match the data)")
-        raise ValueError(message)
-    return v
+    if fits:
+        return v
+    message = f"{what} has shape {v.shape}, but the network expects {wanted}"
+    if v.shape == (n,):
+        message += f": a column, not a flat array; use .reshape({n}, 1)"
+    elif v.shape == (1, n):
+        message += ": a column, not a row; transpose it"
+    elif v.ndim == 2 and v.shape[0] != n:
+        message += (f": {v.shape[0]} entries where the layer has {n} neurons "
+                    f"(the sizes given to Network must match the data)")
+    raise ValueError(message)
 
 
 def _as_list(data, what):
-    """``data`` as a non-empty list (iterators are read once, here)."""
+    """``data`` as a non-empty list (an iterator is read once, here)."""
     try:
         data = list(data)
     except TypeError:
         raise ValueError(f"{what} must be an iterable of (x, y) pairs, got "
                          f"{type(data).__name__}") from None
     if not data:
-        raise ValueError(f"{what} is empty (a zip object or other iterator can "
-                         f"be read only once: pass a list to use the same data "
-                         f"again)")
+        raise ValueError(f"{what} is empty (a zip object or other iterator can be "
+                         f"read only once: pass a list to use the same data again)")
     return data
 
 
 def _check_pairs(data, what, sizes, one_hot, start=0):
-    """``data`` as a list of checked ``(x, y)`` pairs: x a column of
+    """``data`` as a list of ``(x, y)`` pairs, each checked: x a column of
     sizes[0] numbers; y a column of sizes[-1] numbers (``one_hot``: training
-    data) or an integer label (test and validation data)."""
+    data) or an integer label (evaluation data)."""
     pairs = _as_list(data, what)
     n_in, n_out = sizes[0], sizes[-1]
     for i, pair in enumerate(pairs, start):
@@ -597,39 +567,37 @@ def _check_pairs(data, what, sizes, one_hot, start=0):
             _check_column(x, n_in, f"{what}[{i}][0] (the input x)")
         if one_hot and _is_int(y):
             raise ValueError(
-                f"{what}[{i}][1] (the desired output y) is the integer {y}, but "
-                f"a one-hot column of shape ({n_out}, 1) is needed here, such as "
+                f"{what}[{i}][1] (the desired output y) is the integer {y}, but a "
+                f"one-hot column of shape ({n_out}, 1) is needed here, such as "
                 f"mnist_loader.vectorized_result({y}); integer labels are for "
                 f"test and validation data")
-        if one_hot:
-            if not (type(y) is np.ndarray and y.shape == (n_out, 1)
-                    and y.dtype.kind in "fiu"):
-                _check_column(y, n_out, f"{what}[{i}][1] (the desired output y)")
-        elif not _is_int(y):
+        if one_hot and not (type(y) is np.ndarray and y.shape == (n_out, 1)
+                            and y.dtype.kind in "fiu"):
+            _check_column(y, n_out, f"{what}[{i}][1] (the desired output y)")
+        if not one_hot and not (_is_int(y) and 0 <= y < n_out):
             raise ValueError(
+                f"{what}[{i}][1] (the label y) is {y}, outside 0..{n_out - 1}"
+                if _is_int(y) else
                 f"{what}[{i}][1] (the label y) should be an integer 0..{n_out - 1}, "
                 f"got {type(y).__name__} of shape {np.shape(y)}; one-hot columns "
                 f"belong to training data")
-        elif not 0 <= y < n_out:
-            raise ValueError(f"{what}[{i}][1] (the label y) is {y}, outside "
-                             f"0..{n_out - 1}: the network has {n_out} outputs")
     return pairs
 
 
 def _columns(pairs, sizes, one_hot, what, start=0):
-    """The inputs of ``pairs`` as the columns of one float64 matrix, and
-    their desired outputs as the columns of another (``one_hot``) or as an
-    array of labels.  Pairs that do not fit get ``_check_pairs``' message."""
+    """The inputs of ``pairs`` as the columns of a float64 matrix, and their
+    desired outputs as the columns of another (``one_hot``) or as an array of
+    labels.  Pairs that do not fit get ``_check_pairs``' message."""
     try:
         x = np.concatenate([x for x, _ in pairs], axis=1, dtype=np.float64)
         if one_hot:
             y = np.concatenate([y for _, y in pairs], axis=1, dtype=np.float64)
+            fits = y.shape == (sizes[-1], len(pairs))
         else:
             y = np.array([y for _, y in pairs])
-        fits = (x.shape == (sizes[0], len(pairs))
-                and y.shape == ((sizes[-1], len(pairs)) if one_hot else (len(pairs),))
-                and (one_hot or (y.dtype.kind in "iu" and y.min() >= 0
-                                 and y.max() < sizes[-1])))
+            fits = (y.shape == (len(pairs),) and y.dtype.kind in "iu"
+                    and 0 <= y.min() and y.max() < sizes[-1])
+        fits = fits and x.shape == (sizes[0], len(pairs))
     except (TypeError, ValueError, IndexError):
         fits = False
     if not fits:
