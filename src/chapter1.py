@@ -28,7 +28,7 @@ import sys
 
 import mnist_loader
 import network
-from reproduction import Experiment, make_parser, printed_lines, save_results, seed_all
+from reproduction import Experiment, make_parser, printed_lines, save_results, seeds
 
 MINI_BATCH_SIZE = 10
 
@@ -43,9 +43,8 @@ EXPERIMENTS = [
 EPOCH_LINE = re.compile(r"^Epoch (\d+): (\d+) / (\d+)$")
 
 
-def train(sizes, eta: float, epochs: int, seed: int, training_data, test_data) -> list[float]:
+def train(sizes, eta: float, epochs: int, training_data, test_data) -> list[float]:
     """Train one network as the book does; return its test accuracy (%) per epoch."""
-    seed_all(seed)
     net = network.Network(sizes)
     with printed_lines() as lines:
         net.SGD(training_data, epochs, MINI_BATCH_SIZE, eta, test_data=test_data)
@@ -86,10 +85,8 @@ def main(argv=None) -> str:
     for sizes, eta, published in EXPERIMENTS:
         exp = Experiment(f"{sizes}, eta {eta}", published,
                          f"{args.epochs} epochs, mini-batch {MINI_BATCH_SIZE}, quadratic cost")
-        for run in range(args.runs):
-            seed = args.seed + run
-            print(f"# {exp.name}: run {run + 1} of {args.runs}, seed {seed}", flush=True)
-            exp.add_run(seed, train(sizes, eta, args.epochs, seed, training_data, test_data))
+        exp.repeat(seeds(args.seed, args.runs),
+                   lambda seed: train(sizes, eta, args.epochs, training_data, test_data))
         experiments.append(exp)
         save_results(args.out, "Chapter 1: network.py on MNIST (test accuracy)", experiments)
     experiments += baselines(args.svm)

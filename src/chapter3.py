@@ -57,22 +57,20 @@ import contextlib
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 import mnist_loader
 import network2
-from reproduction import (Experiment, figure, make_parser, plot_series, save_png,
-                          save_results, seed_all, slug)
+from reproduction import (BOOK_EPOCHS, QUICK_EPOCHS, Data, Experiment, Options, Outcome,
+                          add_options, figure, make_parser, percent, plot_series,
+                          run_chapter, save_png, slug)
 
 TITLE = "Chapter 3: network2.py on MNIST"
 MINI_BATCH_SIZE = 10
-BOOK_EPOCHS = 30           # the chapter's usual run; --epochs E scales all runs by E/30
-QUICK_EPOCHS = 3
-DEFAULT_RUNS = 3
 BOOK_SIZES = (100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000)
 QUICK_SIZES = (100, 1000, 10000)
 EXAMPLES_SEEN = 1_500_000  # more data: epochs = EXAMPLES_SEEN / size
@@ -84,61 +82,26 @@ MORE_DATA_SVM = dict(zip(BOOK_SIZES, (25.07, 48.93, 75.13, 83.87, 88.49, 91.46,
                                       92.45, 93.47, 94.48)))
 
 
-class Data(NamedTuple):
-    """MNIST as mnist_loader.load_data_wrapper gives it."""
-    training: list
-    validation: list
-    test: list
-
-
 @dataclass
-class Options:
-    """What the command line chose, for the experiment functions."""
-    out: Path
-    seed: int = 12345678
-    runs: int = DEFAULT_RUNS     # runs of each experiment (the SVM always runs once)
-    scale: float = 1.0           # every run's epochs are multiplied by this
+class Chapter3Options(Options):
+    """The common options and the training-set sizes of more_data."""
     sizes: Sequence[int] = BOOK_SIZES
-
-    def epochs(self, book_epochs: float) -> int:
-        """The epochs to run where the book ran ``book_epochs``."""
-        return max(1, round(book_epochs * self.scale))
-
-    def seeds(self) -> list[int]:
-        """The seed of each run: seed, seed + 1, ..."""
-        return [self.seed + i for i in range(self.runs)]
-
-
-@dataclass
-class Outcome:
-    """What one experiment function produced: table rows, figures, notes."""
-    experiments: list[Experiment]
-    figures: list[Path] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 #### Training, as the book's shell sessions do it
 
-def train(sizes, seed: int, training_data, epochs: int, eta: float, *,
+def train(sizes, training_data, epochs: int, eta: float, *,
           lmbda: float = 0.0, large_init: bool = False, **sgd_options):
-    """Seed, build a cross-entropy network, train it; return SGD's four lists.
+    """Build a cross-entropy network, train it; return SGD's four lists.
 
     ``sgd_options`` are passed on to ``Network.SGD`` (evaluation_data and
-    the monitor_* flags).
+    the monitor_* flags).  The generators are seeded by the run loop
+    (``Experiment.repeat``) before each run.
     """
-    seed_all(seed)
     net = network2.Network(sizes, cost=network2.CrossEntropyCost)
     if large_init:
         net.large_weight_initializer()
     return net.SGD(training_data, epochs, MINI_BATCH_SIZE, eta, lmbda=lmbda, **sgd_options)
-
-
-def percent(counts: Sequence[int], total: int) -> list[float]:
-    return [100.0 * c / total for c in counts]
-
-
-def announce(name: str, seed: int, index: int, count: int) -> None:
-    print(f"# {name}: run {index + 1} of {count}, seed {seed}", flush=True)
 
 
 def init_name(large_init: bool) -> str:
@@ -154,13 +117,9 @@ def cross_entropy(data: Data, opts: Options) -> Outcome:
     for hidden, published in ((30, "95.49%"), (100, "96.82%")):
         exp = Experiment(f"cross-entropy [784, {hidden}, 10]", f"{published} test",
                          f"large init, eta 0.5, {epochs} epochs, test")
-        seeds = opts.seeds()
-        for i, seed in enumerate(seeds):
-            announce(exp.name, seed, i, len(seeds))
-            _, accuracy, _, _ = train([784, hidden, 10], seed, data.training, epochs, 0.5,
-                                      large_init=True, evaluation_data=data.test,
-                                      monitor_evaluation_accuracy=True)
-            exp.add_run(seed, percent(accuracy, len(data.test)))
+        exp.repeat(opts.seeds(), lambda seed: percent(train(
+            [784, hidden, 10], data.training, epochs, 0.5, large_init=True,
+            evaluation_data=data.test, monitor_evaluation_accuracy=True)[1], len(data.test)))
         experiments.append(exp)
     return Outcome(experiments)
 
@@ -175,25 +134,27 @@ def small_training_set(data: Data, opts: Options, *, lmbda: float, name: str,
     training = data.training[:1000]
     exp = Experiment(name, published,
                      f"1,000 images, lmbda {lmbda}, eta 0.5, large init, {epochs} epochs, test")
-    notes = []
-    seeds = opts.seeds()
-    for i, seed in enumerate(seeds):
-        announce(name, seed, i, len(seeds))
+
+    def one_run(seed):
         test_cost, test_accuracy, training_cost, training_accuracy = train(
-            [784, 30, 10], seed, training, epochs, 0.5, lmbda=lmbda, large_init=True,
+            [784, 30, 10], training, epochs, 0.5, lmbda=lmbda, large_init=True,
             evaluation_data=data.test, monitor_evaluation_cost=True,
             monitor_evaluation_accuracy=True, monitor_training_cost=True,
             monitor_training_accuracy=True)
-        accuracy = percent(test_accuracy, len(data.test))
-        train_accuracy = percent(training_accuracy, len(training))
-        exp.add_run(seed, accuracy, training_cost=training_cost, test_cost=test_cost,
-                    training_accuracy=train_accuracy)
-        perfect = next((j for j, a in enumerate(train_accuracy) if a == 100.0), None)
+        return percent(test_accuracy, len(data.test)), dict(
+            training_cost=training_cost, test_cost=test_cost,
+            training_accuracy=percent(training_accuracy, len(training)))
+    exp.repeat(opts.seeds(), one_run)
+    notes = []
+    for run in exp.runs:
+        accuracy = run["accuracy"]
+        perfect = next((j for j, a in enumerate(run["training_accuracy"]) if a == 100.0),
+                       None)
         notes.append(
-            f"{name}, seed {seed}: best test accuracy {max(accuracy):.2f}% at epoch "
+            f"{name}, seed {run['seed']}: best test accuracy {max(accuracy):.2f}% at epoch "
             f"{int(np.argmax(accuracy))}; training accuracy first 100% at epoch "
             f"{'never' if perfect is None else perfect}; test cost lowest at epoch "
-            f"{int(np.argmin(test_cost))}")
+            f"{int(np.argmin(run['test_cost']))}")
     run = exp.runs[0]
     prefix = opts.out / slug(name)
     start = epochs // 2  # the book shows the first two of these from epoch 200 of 400
@@ -242,15 +203,15 @@ def full_training_set(data: Data, opts: Options, *, lmbda: float, name: str,
     test_exp = Experiment(f"{name} (test accuracy)", published_test, settings + ", test")
     training_exp = Experiment(f"{name} (training accuracy)", published_training,
                               settings + ", training data")
-    seeds = opts.seeds()
-    for i, seed in enumerate(seeds):
-        announce(name, seed, i, len(seeds))
+
+    def one_run(seed):
         _, test_accuracy, _, training_accuracy = train(
-            [784, 30, 10], seed, data.training, epochs, 0.5, lmbda=lmbda, large_init=True,
+            [784, 30, 10], data.training, epochs, 0.5, lmbda=lmbda, large_init=True,
             evaluation_data=data.test, monitor_evaluation_accuracy=True,
             monitor_training_accuracy=True)
-        test_exp.add_run(seed, percent(test_accuracy, len(data.test)))
         training_exp.add_run(seed, percent(training_accuracy, len(data.training)))
+        return percent(test_accuracy, len(data.test))
+    test_exp.repeat(opts.seeds(), one_run)
     figure = plot_series(
         opts.out / f"{slug(name)}-training-vs-test.png",
         {"accuracy on the training data": training_exp.runs[0]["accuracy"],
@@ -287,14 +248,10 @@ def l2_100_hidden(data: Data, opts: Options) -> Outcome:
         epochs = opts.epochs(book_epochs)
         exp = Experiment(f"[784, 100, 10], lmbda 5.0, eta {eta}", published,
                          f"large init, {epochs} epochs, validation")
-        seeds = opts.seeds()
-        for i, seed in enumerate(seeds):
-            announce(exp.name, seed, i, len(seeds))
-            _, accuracy, _, _ = train([784, 100, 10], seed, data.training, epochs, eta,
-                                      lmbda=5.0, large_init=True,
-                                      evaluation_data=data.validation,
-                                      monitor_evaluation_accuracy=True)
-            exp.add_run(seed, percent(accuracy, len(data.validation)))
+        exp.repeat(opts.seeds(), lambda seed: percent(train(
+            [784, 100, 10], data.training, epochs, eta, lmbda=5.0, large_init=True,
+            evaluation_data=data.validation, monitor_evaluation_accuracy=True)[1],
+            len(data.validation)))
         experiments.append(exp)
     return Outcome(experiments)
 
@@ -317,14 +274,10 @@ def weight_init(data: Data, opts: Options) -> Outcome:
             exp = Experiment(f"weight init [784, {hidden}, 10], {init_name(large_init)}",
                              published[hidden, large_init] + " (val)",
                              f"lmbda 5.0, eta 0.1, {epochs} epochs, validation")
-            seeds = opts.seeds()
-            for i, seed in enumerate(seeds):
-                announce(exp.name, seed, i, len(seeds))
-                _, accuracy, _, _ = train([784, hidden, 10], seed, data.training, epochs,
-                                          0.1, lmbda=5.0, large_init=large_init,
-                                          evaluation_data=data.validation,
-                                          monitor_evaluation_accuracy=True)
-                exp.add_run(seed, percent(accuracy, len(data.validation)))
+            exp.repeat(opts.seeds(), lambda seed: percent(train(
+                [784, hidden, 10], data.training, epochs, 0.1, lmbda=5.0,
+                large_init=large_init, evaluation_data=data.validation,
+                monitor_evaluation_accuracy=True)[1], len(data.validation)))
             experiments.append(exp)
             curves[f"{init_name(large_init)}, seed {exp.runs[0]['seed']}"] = \
                 exp.runs[0]["accuracy"]
@@ -353,15 +306,14 @@ def learning_rates(data: Data, opts: Options) -> Outcome:
                          f"{published[eta]} (accuracy not published)",
                          f"[784, 30, 10], default init, lmbda 5.0, {epochs} epochs, "
                          f"validation; training cost in results.json")
-        seeds = opts.seeds()
-        for i, seed in enumerate(seeds):
-            announce(exp.name, seed, i, len(seeds))
+
+        def one_run(seed):
             _, accuracy, training_cost, _ = train(
-                [784, 30, 10], seed, data.training, epochs, eta, lmbda=5.0,
+                [784, 30, 10], data.training, epochs, eta, lmbda=5.0,
                 evaluation_data=data.validation, monitor_evaluation_accuracy=True,
                 monitor_training_cost=True)
-            exp.add_run(seed, percent(accuracy, len(data.validation)),
-                        training_cost=training_cost)
+            return percent(accuracy, len(data.validation)), dict(training_cost=training_cost)
+        exp.repeat(opts.seeds(), one_run)
         experiments.append(exp)
         curves[f"eta = {eta}"] = exp.runs[0]["training_cost"]
         for run in exp.runs:
@@ -378,7 +330,7 @@ def learning_rates(data: Data, opts: Options) -> Outcome:
     return Outcome(experiments, [figure], notes)
 
 
-def more_data(data: Data, opts: Options) -> Outcome:
+def more_data(data: Data, opts: Chapter3Options) -> Outcome:
     """Validation accuracy against the number of training images: the
     network ([784, 30, 10], large init, eta 0.5, lmbda = size * 1e-4, epochs
     = 1.5e6 / size, accuracy measured once at the end, as the book does)
@@ -399,11 +351,9 @@ def more_data(data: Data, opts: Options) -> Outcome:
         exp = Experiment(f"more data: network, {size:,} images",
                          f"{published:.2f}% val" if published else "not published",
                          f"lmbda {lmbda:g}, {epochs} epochs, validation")
-        seeds = opts.seeds()
-        for i, seed in enumerate(seeds):
-            announce(exp.name, seed, i, len(seeds))
+
+        def one_run(seed):
             start = time.perf_counter()
-            seed_all(seed)
             net = network2.Network([784, 30, 10], cost=network2.CrossEntropyCost)
             net.large_weight_initializer()
             with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
@@ -411,7 +361,8 @@ def more_data(data: Data, opts: Options) -> Outcome:
             accuracy = 100.0 * net.accuracy(data.validation) / len(data.validation)
             print(f"{size} images, {epochs} epochs: {accuracy:.2f}% on validation "
                   f"({time.perf_counter() - start:.1f} s)", flush=True)
-            exp.add_run(seed, [accuracy])
+            return [accuracy]
+        exp.repeat(opts.seeds(), one_run)
         experiments.append(exp)
         network_points[size] = exp.final()
 
@@ -468,48 +419,6 @@ EXPERIMENTS: dict[str, Callable[[Data, Options], Outcome]] = {
 }
 
 
-def run_experiments(title: str, experiments: dict[str, Callable[[Data, Options], Outcome]],
-                    names: Sequence[str], opts: Options) -> str:
-    """Run the named experiments in turn, saving the results after each one
-    (so an interrupted run keeps what it finished); return the table."""
-    opts.out.mkdir(parents=True, exist_ok=True)
-    data = Data(*mnist_loader.load_data_wrapper())
-    done, notes = [], []
-    table = ""
-    for name in names:
-        start = time.perf_counter()
-        outcome = experiments[name](data, opts)
-        done += outcome.experiments
-        notes += outcome.notes
-        notes.append(f"{name} took {time.perf_counter() - start:.0f} s")
-        table = save_results(opts.out, title, done, "\n".join(f"- {note}" for note in notes))
-    print(table)
-    return table
-
-
-def add_options(parser, experiments: Sequence[str], quick_help: str) -> None:
-    """The options chapters 3 and 5 add to the common ones: --quick and --only.
-
-    The defaults of --runs and --epochs become None, meaning "not given",
-    so that --quick can choose its own.
-    """
-    parser.epilog = ("--epochs E scales every run by E/30: the book's 30-epoch runs "
-                     "take E epochs and the others as many in proportion.")
-    parser.add_argument("--quick", action="store_true", help=quick_help)
-    parser.add_argument("--only", nargs="+", choices=list(experiments), metavar="NAME",
-                        help=f"run only these experiments: {', '.join(experiments)}")
-    parser.set_defaults(runs=None, epochs=None)
-
-
-def options_from(args) -> Options:
-    """Options from parsed arguments, filling in what --quick implies."""
-    epochs = args.epochs or (QUICK_EPOCHS if args.quick else BOOK_EPOCHS)
-    runs = args.runs or (1 if args.quick else DEFAULT_RUNS)
-    sizes = tuple(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else BOOK_SIZES)
-    return Options(out=args.out, seed=args.seed, runs=runs,
-                   scale=epochs / BOOK_EPOCHS, sizes=sizes)
-
-
 def main(argv=None) -> str:
     parser = make_parser(__doc__.split("\n\n")[1], epochs=BOOK_EPOCHS, name="chapter3")
     add_options(parser, EXPERIMENTS,
@@ -523,8 +432,9 @@ def main(argv=None) -> str:
     args = parser.parse_args(argv)
     if args.sizes and not all(1 <= size <= 50000 for size in args.sizes):
         parser.error("--sizes must lie between 1 and 50000 (the training images)")
-    return run_experiments(TITLE, EXPERIMENTS, args.only or list(EXPERIMENTS),
-                           options_from(args))
+    sizes = tuple(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else BOOK_SIZES)
+    return run_chapter(TITLE, EXPERIMENTS, args.only or list(EXPERIMENTS),
+                       Chapter3Options.from_args(args, sizes=sizes))
 
 
 if __name__ == "__main__":

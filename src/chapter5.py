@@ -18,8 +18,8 @@ network2.py (cross-entropy cost, default weight initialization):
   hidden layer on a log scale as the book does, with the ratio of the last
   hidden layer's speed to the first's (book: about 100 for four).
 
-Runs are seeded as in chapter3.py (run i with seed S + i, S = 12345678 by
-default).  ``--epochs E`` scales every run by E/30 (the 500-epoch runs too).
+Runs are seeded as in every chapter script (run i with seed S + i, S =
+12345678 by default).  ``--epochs E`` scales every run by E/30 (the 500-epoch runs too).
 By default the accuracy runs and the training-speed runs are repeated 3
 times (``--runs``).  On one core of the 2-core development machine, with
 nothing else running, an epoch on the 50,000 images took 0.48 s for
@@ -39,20 +39,19 @@ norm), and the PNGs.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-import mnist_loader
 import network2
-from chapter3 import (BOOK_EPOCHS, DEFAULT_RUNS, QUICK_EPOCHS, Data, Options, Outcome,
-                      add_options, announce, percent, run_experiments, train)
-from reproduction import Experiment, make_parser, plot_series, seed_all
+from reproduction import (BOOK_EPOCHS, QUICK_EPOCHS, Data, Experiment, Options, Outcome,
+                          add_options, make_parser, percent, plot_series, repeat,
+                          run_chapter, seed_all, seeds, write_json)
 
 TITLE = "Chapter 5: deeper networks and vanishing gradients (network2.py)"
+MINI_BATCH_SIZE = 10
 ETA, LMBDA = 0.1, 5.0
 FULL_BATCH = 1000          # the images the gradients are measured on
 SPEED_EPOCHS = 500
@@ -122,42 +121,40 @@ def deeper_networks(data: Data, opts: Options) -> Outcome:
         exp = Experiment(str(sizes), f"{PUBLISHED_ACCURACY[hidden]} val",
                          f"default init, eta {ETA}, lmbda {LMBDA}, {epochs} epochs, "
                          f"validation")
-        seeds = opts.seeds()
-        for i, seed in enumerate(seeds):
-            announce(exp.name, seed, i, len(seeds))
-            _, accuracy, _, _ = train(sizes, seed, data.training, epochs, ETA, lmbda=LMBDA,
-                                      evaluation_data=data.validation,
-                                      monitor_evaluation_accuracy=True)
-            exp.add_run(seed, percent(accuracy, len(data.validation)))
+
+        def one_run(seed):
+            net = network2.Network(sizes, cost=network2.CrossEntropyCost)
+            _, accuracy, _, _ = net.SGD(data.training, epochs, MINI_BATCH_SIZE, ETA,
+                                        lmbda=LMBDA, evaluation_data=data.validation,
+                                        monitor_evaluation_accuracy=True)
+            return percent(accuracy, len(data.validation))
+        exp.repeat(opts.seeds(), one_run)
         experiments.append(exp)
     return Outcome(experiments)
 
 
 def init_gradient_norms(training_data, hidden_layers: int, seeds: Sequence[int]) -> np.ndarray:
     """Hidden-layer bias-gradient norms of fresh networks: one row per seed."""
-    rows = []
-    for seed in seeds:
-        seed_all(seed)
+    def at_init(seed):
         net = network2.Network(sizes_for(hidden_layers), cost=network2.CrossEntropyCost)
-        rows.append(hidden_norms(average_gradient(net, training_data)))
-    return np.array(rows)
+        return hidden_norms(average_gradient(net, training_data))
+    return np.array(repeat(f"gradients at initialization, {hidden_layers} hidden layers",
+                           list(seeds), at_init))
 
 
 def gradients_at_init(data: Data, opts: Chapter5Options) -> Outcome:
     """The chapter's gradient norms at initialization, over several seeds."""
-    seeds = [opts.seed + i for i in range(opts.init_seeds)]
+    init_seeds = seeds(opts.seed, opts.init_seeds)
     batch = data.training[:FULL_BATCH]
     lines = ["Gradient of the cost w.r.t. each hidden layer's biases at initialization "
              f"(norm of the average over the first {FULL_BATCH:,} training images; "
-             f"{len(seeds)} seeds, {seeds[0]}-{seeds[-1]}):", "",
+             f"{len(init_seeds)} seeds, {init_seeds[0]}-{init_seeds[-1]}):", "",
              "| hidden layers | layer | book | measured mean | std | min-max | "
-             f"seed {seeds[0]} |", "|---|---|---|---|---|---|---|"]
+             f"seed {init_seeds[0]} |", "|---|---|---|---|---|---|---|"]
     record = {}
     for hidden in (2, 3, 4):
-        print(f"# gradients at initialization, {hidden} hidden layers, "
-              f"{len(seeds)} seeds", flush=True)
-        norms = init_gradient_norms(batch, hidden, seeds)
-        record[hidden] = {"seeds": seeds, "norms": norms.tolist()}
+        norms = init_gradient_norms(batch, hidden, init_seeds)
+        record[hidden] = {"seeds": init_seeds, "norms": norms.tolist()}
         for layer in range(hidden):
             column = norms[:, layer]
             lines.append(f"| {hidden} | {layer + 1} | {PUBLISHED_GRADIENTS[hidden][layer]} | "
@@ -172,7 +169,8 @@ def speed_of_learning(training_data, hidden_layers: int, seed: int,
                       epochs: int) -> np.ndarray:
     """Full-batch gradient descent (eta 0.1, lmbda 5.0) on ``training_data``:
     the hidden-layer bias-gradient norms before each epoch's step, one row
-    per epoch."""
+    per epoch.  It seeds the generators itself, so that it can be called on
+    its own (the notebook does) and still start from ``seed``'s network."""
     seed_all(seed)
     net = network2.Network(sizes_for(hidden_layers), cost=network2.CrossEntropyCost)
     return np.array([full_batch_step(net, training_data, ETA, LMBDA)
@@ -184,20 +182,18 @@ def training_speed(data: Data, opts: Chapter5Options) -> Outcome:
     hidden layers; the book's log-scale plot for the first run of each."""
     batch = data.training[:FULL_BATCH]
     epochs = opts.speed_epochs
-    seeds = opts.seeds()
+    run_seeds = opts.seeds()
     figures, record = [], {}
     lines = [f"Speed of learning (norm of each hidden layer's bias gradient) during "
              f"full-batch training on {FULL_BATCH:,} images, eta {ETA}, lmbda {LMBDA}, "
              f"{epochs} epochs; ratio of the last hidden layer's speed to the first's, "
-             f"mean (min-max) over {len(seeds)} run(s):", "",
+             f"mean (min-max) over {len(run_seeds)} run(s):", "",
              "| hidden layers | book | ratio at epoch 0 | median ratio over epochs | "
              "ratio at the last epoch |", "|---|---|---|---|---|"]
     for hidden in (2, 3, 4):
-        runs = []
-        for i, seed in enumerate(seeds):
-            announce(f"training speed, {hidden} hidden layers", seed, i, len(seeds))
-            runs.append(speed_of_learning(batch, hidden, seed, epochs))
-        record[hidden] = {"seeds": seeds, "norms": [r.tolist() for r in runs]}
+        runs = repeat(f"training speed, {hidden} hidden layers", run_seeds,
+                      lambda seed: speed_of_learning(batch, hidden, seed, epochs))
+        record[hidden] = {"seeds": run_seeds, "norms": [r.tolist() for r in runs]}
         ratios = [r[:, -1] / r[:, 0] for r in runs]
         lines.append(f"| {hidden} | {PUBLISHED_SPEED_RATIO.get(hidden, 'not published')} | "
                      f"{spread([r[0] for r in ratios])} | "
@@ -206,7 +202,7 @@ def training_speed(data: Data, opts: Chapter5Options) -> Outcome:
         figures.append(plot_series(
             opts.out / f"training-speed-{hidden}-hidden.png",
             {f"hidden layer {layer + 1}": runs[0][:, layer] for layer in range(hidden)},
-            title=f"Speed of learning: {sizes_for(hidden)}, seed {seeds[0]}",
+            title=f"Speed of learning: {sizes_for(hidden)}, seed {run_seeds[0]}",
             xlabel="epoch", ylabel="norm of the bias gradient", logy=True))
     print("\n".join(lines), flush=True)
     write_json(opts.out / "training-speed.json", record)
@@ -218,12 +214,6 @@ def spread(values: Sequence[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.1f}"
     return f"{np.mean(values):.1f} ({min(values):.1f}-{max(values):.1f})"
-
-
-def write_json(path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with mnist_loader.atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=1))
 
 
 EXPERIMENTS = {
@@ -244,13 +234,12 @@ def main(argv=None) -> str:
     args = parser.parse_args(argv)
     if args.init_seeds < 1:
         parser.error("--init-seeds must be at least 1")
-    epochs = args.epochs or (QUICK_EPOCHS if args.quick else BOOK_EPOCHS)
-    opts = Chapter5Options(
-        out=args.out, seed=args.seed, runs=args.runs or (1 if args.quick else DEFAULT_RUNS),
-        scale=epochs / BOOK_EPOCHS, init_seeds=args.init_seeds,
-        speed_epochs=(max(1, round(SPEED_EPOCHS * args.epochs / BOOK_EPOCHS))
-                      if args.epochs else SPEED_EPOCHS))
-    return run_experiments(TITLE, EXPERIMENTS, args.only or list(EXPERIMENTS), opts)
+    # --quick leaves the full-batch runs their length; --epochs scales them too.
+    speed_epochs = (max(1, round(SPEED_EPOCHS * args.epochs / BOOK_EPOCHS))
+                    if args.epochs else SPEED_EPOCHS)
+    opts = Chapter5Options.from_args(args, init_seeds=args.init_seeds,
+                                     speed_epochs=speed_epochs)
+    return run_chapter(TITLE, EXPERIMENTS, args.only or list(EXPERIMENTS), opts)
 
 
 if __name__ == "__main__":

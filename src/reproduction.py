@@ -2,15 +2,22 @@
 ~~~~~~~~~~~~
 
 The small convention every chapter script (chapter1.py, chapter3.py,
-chapter5.py, conv.py) follows to reproduce the book's figures:
+chapter5.py, conv.py) follows to reproduce the book's figures, kept here
+so that the scripts themselves hold only the chapters' experiments:
 
 - the same options: ``--runs N``, ``--seed S`` (run i uses seed S + i),
-  ``--epochs E`` and ``--out DIR``;
-- an ``Experiment`` per configuration, collecting each run's per-epoch
+  ``--epochs E`` and ``--out DIR``, and for chapters 3 and 5 ``--quick``
+  and ``--only NAME ...`` (``add_options``);
+- one loop over an experiment's runs, ``repeat``: each run is announced,
+  the generators are seeded, and the run trains;
+- an ``Experiment`` per configuration, recording each run's per-epoch
   accuracy (in percent) and any other per-epoch series;
 - ``save_results`` writing ``results.json`` (every epoch of every run), a
   PNG of accuracy per epoch for each experiment, and ``table.md``, which
-  sets the measured figures beside the published ones.
+  sets the measured figures beside the published ones;
+- ``run_chapter``, which runs chapter 3's or chapter 5's experiment
+  functions (each taking ``Data`` and ``Options`` and giving an
+  ``Outcome``) and saves the results after each one.
 
 It is deliberately a handful of functions, not a framework.
 """
@@ -24,19 +31,28 @@ import json
 import random
 import re
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, NamedTuple, Sequence, TypeVar
 
 import numpy as np
 
-from mnist_loader import atomic_path
+import mnist_loader
+from data_files import atomic_path
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+SEED = 12345678            # the seed of the book's figure scripts
+DEFAULT_RUNS = 3
+BOOK_EPOCHS = 30           # chapters 3 and 5: --epochs E scales every run by E/30
+QUICK_EPOCHS = 3           # what --quick gives where the book runs 30 epochs
+
+T = TypeVar("T")
 
 
-def make_parser(description: str, *, epochs: int, runs: int = 3,
-                seed: int = 12345678, out: str | Path | None = None,
+#### The command line
+def make_parser(description: str, *, epochs: int, runs: int = DEFAULT_RUNS,
+                seed: int = SEED, out: str | Path | None = None,
                 name: str = "") -> argparse.ArgumentParser:
     """The chapter scripts' common options; callers may add their own."""
     parser = argparse.ArgumentParser(description=description)
@@ -58,6 +74,120 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def add_options(parser, experiments: Sequence[str], quick_help: str) -> None:
+    """The options chapters 3 and 5 add to the common ones: --quick and --only.
+
+    The defaults of --runs and --epochs become None, meaning "not given",
+    so that --quick can choose its own.
+    """
+    parser.epilog = (f"--epochs E scales every run by E/{BOOK_EPOCHS}: the book's "
+                     f"{BOOK_EPOCHS}-epoch runs take E epochs and the others as many "
+                     f"in proportion.")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--only", nargs="+", choices=list(experiments), metavar="NAME",
+                        help=f"run only these experiments: {', '.join(experiments)}")
+    parser.set_defaults(runs=None, epochs=None)
+
+
+#### What the experiment functions of chapters 3 and 5 take and give
+class Data(NamedTuple):
+    """MNIST as mnist_loader.load_data_wrapper gives it."""
+    training: list
+    validation: list
+    test: list
+
+
+@dataclass
+class Options:
+    """What the command line chose, for the experiment functions."""
+    out: Path
+    seed: int = SEED
+    runs: int = DEFAULT_RUNS     # runs of each experiment (a deterministic one runs once)
+    scale: float = 1.0           # every run's epochs are multiplied by this
+
+    def epochs(self, book_epochs: float) -> int:
+        """The epochs to run where the book ran ``book_epochs``."""
+        return max(1, round(book_epochs * self.scale))
+
+    def seeds(self) -> list[int]:
+        """The seed of each run: seed, seed + 1, ..."""
+        return seeds(self.seed, self.runs)
+
+    @classmethod
+    def from_args(cls, args, **extra) -> "Options":
+        """Options from parsed arguments (of ``add_options``), filling in
+        what --quick implies; ``extra`` sets a subclass's own fields."""
+        epochs = args.epochs or (QUICK_EPOCHS if args.quick else BOOK_EPOCHS)
+        runs = args.runs or (1 if args.quick else DEFAULT_RUNS)
+        return cls(out=args.out, seed=args.seed, runs=runs,
+                   scale=epochs / BOOK_EPOCHS, **extra)
+
+
+@dataclass
+class Outcome:
+    """What one experiment function produced: table rows, figures, notes."""
+    experiments: list[Experiment]
+    figures: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def run_chapter(title: str, experiments: Mapping[str, Callable[[Data, Options], Outcome]],
+                names: Sequence[str], opts: Options) -> str:
+    """Run the named experiment functions in turn on MNIST, saving the
+    results after each one (so an interrupted run keeps what it finished);
+    print and return the table."""
+    opts.out.mkdir(parents=True, exist_ok=True)
+    data = Data(*mnist_loader.load_data_wrapper())
+    done, notes = [], []
+    table = ""
+    for name in names:
+        start = time.perf_counter()
+        outcome = experiments[name](data, opts)
+        done += outcome.experiments
+        notes += outcome.notes
+        notes.append(f"{name} took {time.perf_counter() - start:.0f} s")
+        table = save_results(opts.out, title, done, "\n".join(f"- {note}" for note in notes))
+    print(table)
+    return table
+
+
+#### Runs
+def seeds(first: int, runs: int) -> list[int]:
+    """The seeds of ``runs`` runs: first, first + 1, ..."""
+    return list(range(first, first + runs))
+
+
+def repeat(name: str, seeds: Sequence[int], train: Callable[[int], T]) -> list[T]:
+    """Call ``train(seed)`` for each seed in turn; return what the calls returned.
+
+    This is the one loop over runs that every chapter script uses: before
+    each run it prints which run of ``name`` this is and seeds the
+    generators with that run's seed (``seed_all``), so a run can be
+    repeated exactly from its seed alone.
+    """
+    results = []
+    for i, seed in enumerate(seeds):
+        print(f"# {name}: run {i + 1} of {len(seeds)}, seed {seed}", flush=True)
+        seed_all(seed)
+        results.append(train(seed))
+    return results
+
+
+def seed_all(seed: int) -> None:
+    """Seed Python's and numpy's global generators (and torch's, if loaded),
+    which is where the book's programs draw their randomness from."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def percent(counts: Sequence[int], total: int) -> list[float]:
+    """Counts of correct answers as percentages of ``total``."""
+    return [100.0 * c / total for c in counts]
 
 
 class _Tee(io.TextIOBase):
@@ -90,16 +220,7 @@ def printed_lines() -> Iterator[list[str]]:
     lines.extend("".join(tee.parts).splitlines())
 
 
-def seed_all(seed: int) -> None:
-    """Seed Python's and numpy's global generators (and torch's, if loaded),
-    which is where the book's programs draw their randomness from."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.manual_seed(seed)
-
-
+#### Recording what the runs measured
 @dataclass
 class Experiment:
     """One configuration of a chapter, and what its runs measured."""
@@ -117,6 +238,25 @@ class Experiment:
         for key, values in series.items():
             run[key] = _plain(values)
         self.runs.append(run)
+
+    def repeat(self, seeds: Sequence[int], train: Callable[[int], T],
+               measure: Callable[[T], object] | None = None) -> list[T]:
+        """Run ``train(seed)`` for each seed (see ``repeat``), recording each
+        run as it finishes; return what ``train`` returned.
+
+        What is recorded is ``measure(result)``, or the result itself
+        without ``measure``: either the run's accuracy per epoch, or a pair
+        of that and a dict of further series by name (see ``add_run``).
+        """
+        def run(seed: int) -> T:
+            result = train(seed)
+            found = result if measure is None else measure(result)
+            if isinstance(found, tuple) and len(found) == 2 and isinstance(found[1], Mapping):
+                self.add_run(seed, found[0], **found[1])
+            else:
+                self.add_run(seed, found)
+            return result
+        return repeat(self.name, seeds, run)
 
     def best(self) -> list[float]:
         return [max(run["accuracy"]) for run in self.runs if run["accuracy"]]
@@ -136,6 +276,7 @@ def _plain(values):
     return values
 
 
+#### The results: table, JSON, figures
 def summary(values: Sequence[float]) -> str:
     """'mean% (min-max)' of a list of percentages, or just the value for one."""
     if not values:
@@ -164,15 +305,18 @@ def slug(text: str) -> str:
 
 
 def save_results(out_dir: str | Path, title: str,
-                 experiments: Sequence[Experiment], notes: str = "") -> str:
+                 experiments: Sequence[Experiment], notes: str = "", *,
+                 series: Sequence[str] = ()) -> str:
     """Write results.json, table.md and a PNG of accuracy per epoch for each
-    experiment that ran more than one epoch; return the markdown table."""
+    experiment that ran more than one epoch; return the markdown table.
+
+    For each name in ``series`` (such as "validation"), an experiment whose
+    runs recorded that series also gets ``<experiment>-<name>.png``.
+    """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    payload = {"title": title, "notes": notes,
-               "experiments": [vars(exp) for exp in experiments]}
-    with atomic_path(out_dir / "results.json") as tmp:
-        tmp.write_text(json.dumps(payload, indent=1))
+    write_json(out_dir / "results.json",
+               {"title": title, "notes": notes,
+                "experiments": [vars(exp) for exp in experiments]})
     for exp in experiments:
         # A curve needs two epochs; a one-figure result (a baseline) is in the table.
         if any(len(run["accuracy"]) > 1 for run in exp.runs):
@@ -180,11 +324,23 @@ def save_results(out_dir: str | Path, title: str,
                         {f"seed {run['seed']}": run["accuracy"] for run in exp.runs},
                         title=f"{exp.name} (published: {exp.published})",
                         xlabel="epoch", ylabel="accuracy (%)")
+        for name in series:
+            curves = {f"seed {run['seed']}": run[name] for run in exp.runs if run.get(name)}
+            if curves:
+                plot_series(out_dir / f"{slug(exp.name)}-{slug(name)}.png", curves,
+                            title=f"{exp.name}: {name} accuracy", xlabel="epoch",
+                            ylabel="accuracy (%)")
     table = markdown_table(experiments)
     text = f"# {title}\n\n{table}" + (f"\n{notes}\n" if notes else "")
     with atomic_path(out_dir / "table.md") as tmp:
         tmp.write_text(text)
     return table
+
+
+def write_json(path: str | Path, obj) -> None:
+    """Write ``obj`` to ``path`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1))
 
 
 def plot_series(path: str | Path, series: Mapping[str, Sequence | tuple],

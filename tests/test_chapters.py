@@ -6,6 +6,9 @@ then read back what they wrote.
 """
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,14 +145,24 @@ def test_chapter3_only_runs_the_chosen_experiments(tmp_path):
 
 
 def test_chapter3_options_keep_the_books_epochs_by_default(tmp_path):
-    opts = chapter3.Options(out=tmp_path)
+    opts = chapter3.Chapter3Options(out=tmp_path)
     assert [opts.epochs(e) for e in (30, 60, 400)] == [30, 60, 400]
     assert [opts.epochs(chapter3.EXAMPLES_SEEN / s) for s in (100, 1000, 50000)] == \
         [15000, 1500, 30]
     assert opts.seeds() == [12345678, 12345679, 12345680]
+    assert opts.sizes == chapter3.BOOK_SIZES
 
 
 #### chapter5.py
+
+def test_chapter5_does_not_import_chapter3():
+    """What the two scripts share lives in reproduction.py."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, chapter5; print('chapter3' in sys.modules)"],
+        cwd=Path(chapter5.__file__).parent, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False"]
+
 
 def test_gradient_norms_at_init_grow_towards_the_output(training_data):
     """The vanishing gradient: averaged over seeds, each hidden layer of

@@ -9,8 +9,8 @@ import pytest
 import mnist_average_darkness
 import mnist_loader
 import mnist_svm
-from reproduction import (Experiment, make_parser, markdown_table, printed_lines,
-                          save_results, seed_all, slug, summary)
+from reproduction import (Experiment, Options, add_options, make_parser, markdown_table,
+                          printed_lines, repeat, save_results, seed_all, seeds, slug, summary)
 
 
 def test_parser_defaults_and_overrides(tmp_path):
@@ -29,6 +29,44 @@ def test_seed_all_repeats_both_generators():
     first = (random.random(), np.random.rand())
     seed_all(3)
     assert (random.random(), np.random.rand()) == first
+
+
+def test_quick_and_only_fill_in_the_options(tmp_path):
+    parser = make_parser("demo", epochs=30)
+    add_options(parser, ["first", "second"], "a quick look")
+    opts = Options.from_args(parser.parse_args(["--quick", "--out", str(tmp_path)]))
+    assert (opts.runs, opts.epochs(30), opts.epochs(400), opts.out) == (1, 3, 40, tmp_path)
+    assert parser.parse_args(["--only", "second"]).only == ["second"]
+    opts = Options.from_args(parser.parse_args(["--epochs", "60", "--seed", "5"]))
+    assert (opts.runs, opts.epochs(30), opts.seeds()) == (3, 60, [5, 6, 7])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--only", "third"])
+
+
+def test_repeat_announces_and_seeds_every_run(capsys):
+    draws = repeat("demo", seeds(7, 3), lambda seed: (seed, random.random(), np.random.rand()))
+    assert [d[0] for d in draws] == [7, 8, 9]
+    assert repeat("again", [8], lambda seed: (seed, random.random(), np.random.rand())) \
+        == [draws[1]]
+    assert capsys.readouterr().out.splitlines() == [
+        "# demo: run 1 of 3, seed 7", "# demo: run 2 of 3, seed 8",
+        "# demo: run 3 of 3, seed 9", "# again: run 1 of 1, seed 8"]
+
+
+def test_experiment_repeat_records_each_run():
+    exp = Experiment("demo", "-")
+    results = exp.repeat([1, 2], lambda seed: [float(seed), 50.0])
+    assert results == [[1.0, 50.0], [2.0, 50.0]]
+    assert exp.runs == [{"seed": 1, "accuracy": [1.0, 50.0]},
+                        {"seed": 2, "accuracy": [2.0, 50.0]}]
+    # A run can give further series beside its accuracy, or be measured
+    # from what it returns.
+    exp = Experiment("series", "-")
+    exp.repeat([3], lambda seed: ([90.0], {"cost": [0.5]}))
+    exp.repeat([4], lambda seed: {"trained": seed},
+               measure=lambda result: ([float(result["trained"])], {"cost": [0.25]}))
+    assert exp.runs == [{"seed": 3, "accuracy": [90.0], "cost": [0.5]},
+                        {"seed": 4, "accuracy": [4.0], "cost": [0.25]}]
 
 
 def test_printed_lines_echoes_and_collects(capsys):
@@ -69,6 +107,11 @@ def test_save_results_writes_json_table_and_pngs(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
         ["results.json", "table.md", png.name])
+    # A named series of the runs gets a figure of its own.
+    exp.runs[0]["validation"] = [91.0, 93.0]
+    save_results(tmp_path / "more", "Demo", [exp], series=["validation"])
+    assert (tmp_path / "more" / f"{slug(exp.name)}-validation.png").read_bytes()[:8] == \
+        b"\x89PNG\r\n\x1a\n"
 
 
 def test_average_darkness_baseline_gives_the_books_2225():
