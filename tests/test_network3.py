@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-import mnist_loader
+import data_files
 import network3
 from network3 import (ConvPoolLayer, FullyConnectedLayer, Network, ReLU,
                       SoftmaxLayer, linear, sigmoid, tanh)
@@ -94,14 +94,17 @@ def test_layer_output_shapes_on_both_paths():
     soft = SoftmaxLayer(n_in=100, n_out=10, p_dropout=0.5)
     net = Network([conv, conv2, fc, soft], mb)
     x = torch.rand(mb, 784, device=DEV)
-    net._cost(x, torch.zeros(mb, dtype=torch.int64, device=DEV))
+    net.feedforward(None, x)
+    assert net.output is None and net.output_dropout is soft.output_dropout
     assert conv.output_dropout.shape == (mb, 20, 12, 12) == (mb, *conv.output_shape)
     assert conv2.output_dropout.shape == (mb, 40, 4, 4)
     assert fc.output_dropout.shape == (mb, 100)
     assert soft.output_dropout.shape == (mb, 10)
     # The inference path takes any number of images.
     with torch.no_grad():
-        y_out = net._y_out(torch.rand(7, 784, device=DEV))
+        net.feedforward(torch.rand(7, 784, device=DEV))
+    y_out = soft.y_out
+    assert net.output is soft.output
     assert conv.output.shape == (7, 20, 12, 12)
     assert fc.output.shape == (7, 100)
     assert soft.output.shape == (7, 10)
@@ -286,24 +289,28 @@ def test_sgd_steps_equal_a_hand_computation(lmbda):
 
 
 def test_l2_term_is_the_books_cost():
-    """The update SGD makes is gradient descent on the book's cost
-    C = log-likelihood + 0.5*lmbda*sum(w**2)/num_training_batches, with the
-    weights of every layer and no biases in the sum."""
+    """The step update_mini_batch takes is gradient descent on the book's cost
+    C = -mean(log output_dropout[i, y_i]) + 0.5*lmbda*sum(w**2)/num_training_batches,
+    with the weights of every layer and no biases in the sum."""
     mb, eta, lmbda, nb = 5, 0.3, 4.0, 3
     net = fc_softmax_net(mb)
     x, y = synthetic(nb * mb, n_in=6, classes=3, seed=2)
     xb, yb = shared(x[:mb], y[:mb])
     before = [p.detach().clone() for p in net.params]
-    cost = net._cost(xb, yb) + 0.5 * lmbda * sum(
+    net.feedforward(None, xb)
+    log_likelihood = -torch.log(net.output_dropout[torch.arange(mb), yb]).mean()
+    cost = log_likelihood + 0.5 * lmbda * sum(
         (layer.w ** 2).sum() for layer in net.layers) / nb
     _, hand_costs = numpy_sgd([as_numpy(b) for b in before], x.astype(np.float64),
                               y, mb, eta, lmbda)
     assert cost.item() == pytest.approx(hand_costs[0], rel=1e-5)
     grads = torch.autograd.grad(cost, net.params)
-    net._train_step(xb, yb, eta, 1.0 - eta * lmbda / nb)
+    net.update_mini_batch(xb, yb, eta, lmbda, nb)
+    assert net.y is yb
     for param, old, grad in zip(net.params, before, grads):
         np.testing.assert_allclose(as_numpy(param), as_numpy(old - eta * grad),
                                    rtol=1e-5, atol=1e-7)
+        assert not torch.equal(param, old)
 
 
 def test_sgd_printed_lines_and_iteration_numbers():
@@ -366,8 +373,7 @@ def test_validation_accuracy_is_the_mean_of_mini_batch_accuracies():
     per_batch = []
     with torch.no_grad():
         for j in range(len(x) // mb):
-            batch = tx[j * mb:(j + 1) * mb]
-            net._y_out(batch)
+            net.feedforward(tx[j * mb:(j + 1) * mb])
             per_batch.append(net.layers[-1].accuracy(ty[j * mb:(j + 1) * mb]).item())
     # (the per-batch accuracies are float32, hence the tolerance)
     assert net.validation_accuracies[0] == pytest.approx(np.mean(per_batch), abs=1e-6)
@@ -375,22 +381,26 @@ def test_validation_accuracy_is_the_mean_of_mini_batch_accuracies():
     assert 0.0 < np.mean(per_batch) < 1.0
 
 
-def test_counter_driven_step_matches_sliced_steps():
+def test_counter_driven_steps_match_sliced_steps():
     """The step a CUDA graph captures reads its mini-batch through a counter
-    on the device; run eagerly it must train exactly like the plain loop."""
-    mb, eta, decay = 4, 0.2, 0.999
-    x, y = shared(*synthetic(6 * mb, n_in=144, classes=4, seed=8))
-    nets = [small_conv_net(mb=mb), small_conv_net(mb=mb)]
-    for net, use_counter in zip(nets, (False, True)):
-        trainer = network3._Trainer(net, x, y, eta, decay, use_graph=False,
-                                    use_counter=use_counter)
-        for epoch in range(2):
-            trainer.start_epoch()
-            for j in range(6):
-                trainer.step(j)
-    for a, b in zip(nets[0].params, nets[1].params):
-        assert torch.equal(a, b)
-    assert not torch.equal(nets[0].params[0], small_conv_net(mb=mb).params[0])
+    on the device; it must train like update_mini_batch on the slices (on a
+    CPU, where it runs eagerly, exactly)."""
+    mb, eta, lmbda, nb = 4, 0.2, 0.5, 6
+    x, y = shared(*synthetic(nb * mb, n_in=144, classes=4, seed=8))
+    sliced, counted = small_conv_net(mb=mb), small_conv_net(mb=mb)
+    steps = network3.CUDAGraphSteps(counted, x, y, eta, lmbda, nb)
+    for epoch in range(2):
+        for j in range(nb):
+            sliced.update_mini_batch(x[j * mb:(j + 1) * mb], y[j * mb:(j + 1) * mb],
+                                     eta, lmbda, nb)
+            steps(j)
+    assert int(steps.counter) == nb
+    for a, b in zip(sliced.params, counted.params):
+        if DEV.type == "cpu":
+            assert torch.equal(a, b)
+        else:  # cuDNN may sum in another order inside the graph
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert not torch.equal(sliced.params[0], small_conv_net(mb=mb).params[0])
 
 
 def test_runs_repeat_with_the_same_seeds():
@@ -412,6 +422,76 @@ def test_runs_repeat_with_the_same_seeds():
     # no longer matters.
     own, own_again = train(1, 2, seed=11), train(1, 5, seed=11)
     assert all(torch.equal(a, b) for a, b in zip(own, own_again))
+
+
+def test_sgd_picks_its_cpu_threads_and_restores_the_callers():
+    """SGD trains on CPU_TRAINING_THREADS threads on a CPU, and the caller's
+    setting is back afterwards, also when training is interrupted."""
+    seen = []
+
+    def counting_sigmoid(z):
+        seen.append(torch.get_num_threads())
+        return torch.sigmoid(z)
+
+    x, y = shared(*synthetic(40, n_in=6, classes=3, seed=14))
+    saved = torch.get_num_threads()
+    callers = 3 if saved != 3 else 2
+    torch.set_num_threads(callers)
+    try:
+        net = Network([FullyConnectedLayer(n_in=6, n_out=5, activation_fn=counting_sigmoid),
+                       SoftmaxLayer(n_in=5, n_out=3)], 4)
+        quiet(net.SGD, (x, y), 1, 4, 0.1, (x, y), None)
+        assert torch.get_num_threads() == callers
+        expected = network3.CPU_TRAINING_THREADS if DEV.type == "cpu" else callers
+        assert len(seen) > 10 and set(seen) == {expected}
+
+        def interrupted(z):
+            if len(seen) > 20:
+                raise KeyboardInterrupt
+            return counting_sigmoid(z)
+        net.layers[0].activation_fn = interrupted
+        with pytest.raises(KeyboardInterrupt):
+            quiet(net.SGD, (x, y), 1, 4, 0.1, (x, y), None)
+        assert torch.get_num_threads() == callers
+    finally:
+        torch.set_num_threads(saved)
+
+
+def test_training_runs_through_the_public_pieces(monkeypatch):
+    """A subclass's cost and a replaced dropout_layer change what SGD does."""
+    mb, eta = 5, 0.3
+    x, y = shared(*synthetic(4 * mb, n_in=6, classes=3, seed=15))
+
+    class DoubledCost(SoftmaxLayer):
+        def cost(self, net):
+            return 2 * super().cost(net)
+
+    def trained(softmax_type, eta):
+        net = fc_softmax_net(mb)
+        layer = softmax_type(n_in=5, n_out=3)
+        with torch.no_grad():
+            for mine, theirs in zip(layer.params, net.layers[1].params):
+                mine.copy_(theirs)
+        net = Network([net.layers[0], layer], mb)
+        quiet(net.SGD, (x, y), 1, mb, eta, (x, y), None)
+        return net.params
+
+    # twice the cost at eta is the same descent as the cost at 2*eta
+    for a, b in zip(trained(DoubledCost, eta), trained(SoftmaxLayer, 2 * eta)):
+        assert torch.equal(a, b)
+    assert not torch.equal(trained(DoubledCost, eta)[0], trained(SoftmaxLayer, eta)[0])
+
+    calls = []
+    original = network3.dropout_layer
+
+    def recording_dropout(layer, p_dropout, generator=None):
+        calls.append((tuple(layer.shape), p_dropout))
+        return original(layer, p_dropout, generator)
+    monkeypatch.setattr(network3, "dropout_layer", recording_dropout)
+    net = small_conv_net(mb=4, p_dropout=0.5)
+    x, y = shared(*synthetic(12, n_in=144, classes=4, seed=16))
+    quiet(net.SGD, (x, y), 1, 4, 0.1, (x, y), None)
+    assert calls == [((4, 75), 0.5), ((4, 8), 0.5)] * 3
 
 
 needs_cuda = pytest.mark.skipif(network3.device.type != "cuda",
@@ -513,7 +593,8 @@ def test_predict_matches_the_inference_path_for_any_count():
     assert isinstance(predictions, np.ndarray) and predictions.dtype == np.int64
     assert predictions.shape == (2503,)
     with torch.no_grad():
-        direct = net._y_out(torch.from_numpy(x).to(DEV)).cpu().numpy()
+        net.feedforward(torch.from_numpy(x).to(DEV))
+        direct = net.layers[-1].y_out.cpu().numpy()
     np.testing.assert_array_equal(predictions, direct)
     assert len(set(predictions.tolist())) > 1
     assert net.predict(x[5]).tolist() == [direct[5]]
@@ -613,7 +694,7 @@ def test_load_data_shared_resolves_relative_paths(tmp_path, monkeypatch):
     x, y = synthetic(12)
     data = ((x, y), (x[:4], y[:4]), (x[4:9], y[4:9]))
     (tmp_path / "d").mkdir()
-    mnist_loader.write_pickle(tmp_path / "d" / "tiny.pkl.gz", data)
+    data_files.write_pickle(tmp_path / "d" / "tiny.pkl.gz", data)
     monkeypatch.chdir(tmp_path)
     loaded = network3.load_data_shared("d/tiny.pkl.gz")
     assert [network3.size(part) for part in loaded] == [12, 4, 5]
@@ -627,7 +708,7 @@ def test_load_data_shared_resolves_relative_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "d")
     assert not Path(relative).exists()
     assert network3.size(network3.load_data_shared(relative)[0]) == 12
-    with pytest.raises(mnist_loader.DataFileError, match="expand_mnist.py"):
+    with pytest.raises(data_files.DataFileError, match="expand_mnist.py"):
         network3.load_data_shared("../data/mnist_expanded_missing.pkl.gz")
 
 
@@ -636,16 +717,6 @@ def test_load_data_shared_resolves_relative_paths(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def mnist():
     return network3.load_data_shared()
-
-
-@contextlib.contextmanager
-def torch_threads(n):
-    saved = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
 
 
 def test_books_relative_call_from_src(mnist, monkeypatch):
@@ -665,9 +736,8 @@ def test_shallow_network_on_mnist(mnist):
     mini_batch_size = 10
     net = Network([FullyConnectedLayer(n_in=784, n_out=100),
                    SoftmaxLayer(n_in=100, n_out=10)], mini_batch_size)
-    with torch_threads(1):  # faster than two threads at this size
-        lines = quiet(net.SGD, training_data, 2, mini_batch_size, 0.1,
-                      validation_data, test_data)
+    lines = quiet(net.SGD, training_data, 2, mini_batch_size, 0.1,
+                  validation_data, test_data)
     assert lines[:5] == [f"Training mini-batch number {i}" for i in range(0, 5000, 1000)]
     assert net.validation_accuracies[0] >= 0.92
     assert net.validation_accuracies[1] >= 0.94
