@@ -1,131 +1,82 @@
-"""Benchmark of ``network.py`` (chapters 1-2) and ``mnist_loader``.
+"""Benchmark of ``network.py`` and ``network2.py``: one epoch of ``SGD``
+against the book's per-example loop and against an idiomatic PyTorch loop.
 
-A script, not a test: timings depend on the machine and on what else is
-running, so the speed goals are read off its output, never asserted.
-Run it from any folder::
+A script, not a test: timings depend on the machine and on what else runs,
+so the goals are printed next to the figures, never asserted.  Run it from
+any folder::
 
-    python tests/benchmark.py            # whole epochs (under a minute)
-    python tests/benchmark.py --quick    # a tenth of the per-example epoch, scaled
+    python tests/benchmark.py                      # both modules (several minutes)
+    python tests/benchmark.py --module network2    # one of them
+    python tests/benchmark.py --quick              # slow loops on a tenth, scaled
 
-On a machine shared with other jobs, ``OMP_NUM_THREADS=1`` gives steadier
-figures: a second BLAS thread that has to wait for a busy core slows the
-matrix products down instead of speeding them up.  The first lines say
-which BLAS kernels numpy uses, and whether an ``OPENBLAS_CORETYPE``
-setting holds it to slower ones than the CPU could run (see
-``tests/blas_kernels.py``).
+It prints the BLAS kernels numpy uses (``tests/blas_kernels.py``) and
+threadpoolctl's view of the BLAS threads, the ``load_data_wrapper()`` time,
+then for each module (network: quadratic cost, eta 3.0; network2: its
+default cross-entropy cost, eta 0.5, lmbda 5.0), at mini-batch 10, for
+[784, 30, 10] and [784, 100, 10], one epoch on the 50,000 training images:
 
-It prints, in one run:
+(a) ``net.SGD`` (no monitoring), best of two epochs;
+(b) the book's per-example loop (``per_example_epoch``) under one BLAS thread;
+(c) a PyTorch CPU loop of the same net (``nn.Sequential`` of ``nn.Linear``
+    and ``nn.Sigmoid`` in float64, the same cost, ``torch.optim.SGD``,
+    ``torch.randperm`` shuffling, mini-batches by slicing; one thread),
+    best of two epochs;
 
-* ``mnist_loader.load_data_wrapper()`` seconds (goal: under 3 s once
-  ``data/mnist.pkl.gz`` exists; the file is built first if it is missing);
-* for [784, 30, 10] and [784, 100, 10] at mini-batch 10 on the 50,000
-  training images: seconds per epoch of ``network.SGD``, seconds per epoch
-  of the book's algorithm run literally (``backprop`` for each example,
-  the gradients summed, one update per mini-batch), and their ratio
-  (goal: at least 10x), and a lower bound for any matrix-form epoch (the
-  first layer's matrix products and weight update alone), which caps that
-  ratio on the machine at hand;
-* ``evaluate(test_data)`` seconds, against counting one example at a time;
-* peak memory of the process (``ru_maxrss``).
-
-The other network modules have their own benchmark scripts
-(``tests/benchmark_network2.py``, ``tests/benchmark_network3.py``); this
-file only covers ``network.py`` and the loader.
+and the ratios (b)/(a) (goal >= 5x) and (c)/(a) (goal >= 2x), measured in
+this run.  Then (d), on the first 10,000 training images for [784, 100, 10]:
+the ``SGD`` epoch as a user runs it (no thread settings; ``SGD`` itself holds
+numpy to one BLAS thread) with and without another process keeping a core
+busy (goal: within 1.2x), and for contrast the same epoch stepped through
+``update_mini_batch`` outside ``SGD``, with numpy's default BLAS threads.
+Last, the peak memory of the process (``ru_maxrss``).
 """
-
-from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import platform
 import random
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "src"),
+                str(Path(__file__).resolve().parent)]
 
 import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 import blas_kernels  # noqa: E402
+import data_files  # noqa: E402
 import mnist_loader  # noqa: E402
 import network  # noqa: E402
+import network2  # noqa: E402
+
+MINI_BATCH = 10
+SIZES = ([784, 30, 10], [784, 100, 10])
+# Per module: the module, eta, lmbda (None: network.py has no lmbda).
+SETTINGS = {"network": (network, 3.0, None), "network2": (network2, 0.5, 5.0)}
 
 
-#### Shared helpers: timing and memory
+#### The book's algorithm, literally (tests/test_network.py uses it too)
 
-class EpochClock:
-    """A stand-in for stdout that notes the time at which each line of
-    ``SGD``'s output ("Epoch j complete") is written, so one call yields
-    the duration of every epoch."""
-
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-        self.stamps: list[float] = []
-        self.lines: list[str] = []
-
-    def write(self, text: str) -> int:
-        for line in text.splitlines():
-            if line.strip():
-                self.stamps.append(time.perf_counter())
-                self.lines.append(line)
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def epoch_seconds(self) -> list[float]:
-        """Seconds of each epoch; the first includes the call's set-up."""
-        edges = [self.start] + self.stamps
-        return [b - a for a, b in zip(edges, edges[1:])]
-
-
-def peak_memory_mib() -> float:
-    """Peak resident memory of this process so far, in MiB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # Linux reports KiB, macOS bytes.
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def heading(text: str) -> None:
-    print(f"\n== {text} ==")
-
-
-#### mnist_loader
-
-def bench_loader() -> tuple[list, list, list]:
-    """Time ``load_data_wrapper()``, building mnist.pkl.gz first if needed."""
-    heading("mnist_loader")
-    pickle_path = mnist_loader.data_dir() / mnist_loader.PICKLE_NAME
-    if pickle_path.exists():
-        note = f"{pickle_path} already existed"
-    else:
-        start = time.perf_counter()
-        mnist_loader.load_data()
-        note = (f"{pickle_path} was missing: building it took "
-                f"{time.perf_counter() - start:.2f} s, not counted")
-    start = time.perf_counter()
-    data = mnist_loader.load_data_wrapper()
-    seconds = time.perf_counter() - start
-    print(f"load_data_wrapper(): {seconds:.2f} s (goal < 3 s; {note})")
-    return data
-
-
-#### network.py (chapters 1-2)
-
-def per_example_epoch(net: network.Network, data: list, mini_batch_size: int,
-                      eta: float, n_batches: int) -> None:
+def per_example_epoch(net, data, mini_batch_size, eta, n_batches,
+                      lmbda=0.0, n=None):
     """One epoch of the book's algorithm run literally, for comparison.
 
-    Shuffles the list ``data`` in place (as the book's SGD shuffles its
-    list once per epoch), then for each of the first ``n_batches``
-    mini-batches calls ``backprop`` on every example, adds up the
-    gradients and moves the weights and biases by -eta/m times the sums.
-    tests/test_network.py checks that this gives the same weights as
-    ``network.SGD`` with the same seeds.
+    Shuffles the list ``data`` in place with ``random.shuffle`` (as the
+    book's SGD does once per epoch), then for each of the first
+    ``n_batches`` mini-batches calls ``net.backprop`` on every example, adds
+    up the gradients and sets w = (1 - eta*lmbda/n) w - (eta/m) sum_w and
+    b = b - (eta/m) sum_b.  With the default ``lmbda=0`` that is network.py's
+    update; ``lmbda`` and ``n`` (default ``len(data)``) give network2's L2
+    weight decay.
     """
+    n = len(data) if n is None else n
+    decay = 1 - eta * (lmbda / n)
     random.shuffle(data)
     for k in range(0, n_batches * mini_batch_size, mini_batch_size):
         batch = data[k:k + mini_batch_size]
@@ -136,107 +87,224 @@ def per_example_epoch(net: network.Network, data: list, mini_batch_size: int,
             sum_b = [s + g for s, g in zip(sum_b, grad_b)]
             sum_w = [s + g for s, g in zip(sum_w, grad_w)]
         scale = eta / len(batch)
-        net.weights = [w - scale * s for w, s in zip(net.weights, sum_w)]
+        net.weights = [decay * w - scale * s for w, s in zip(net.weights, sum_w)]
         net.biases = [b - scale * s for b, s in zip(net.biases, sum_b)]
 
 
-def first_layer_floor(sizes: list[int], n_batches: int,
-                      mini_batch_size: int) -> float:
-    """Seconds for the unavoidable core of an epoch in matrix form: per
-    mini-batch, the first layer's forward product, its weight-gradient
-    product and the in-place weight update (the widest arrays, so the
-    bulk of the arithmetic), with nothing else around them."""
-    rng = np.random.default_rng(0)
-    weights = rng.standard_normal((sizes[1], sizes[0]))
-    inputs = rng.random((mini_batch_size, sizes[0]))
-    errors = rng.standard_normal((sizes[1], mini_batch_size)) * 1e-9
-    scratch = np.empty_like(weights)
+#### Our epochs
+
+def sgd_epoch(net, data, eta, lmbda):
+    """Seconds for one epoch of ``net.SGD``, its printing swallowed."""
+    extra = {} if lmbda is None else {"lmbda": lmbda}
     start = time.perf_counter()
-    for _ in range(n_batches):
-        np.dot(weights, inputs.T)
-        np.dot(errors, inputs, out=scratch)
-        weights -= scratch
+    with contextlib.redirect_stdout(io.StringIO()):
+        net.SGD(data, 1, MINI_BATCH, eta, **extra)
     return time.perf_counter() - start
 
 
-def bench_network(sizes: list[int], training_data: list, test_data: list,
-                  epochs: int, fraction: float, mini_batch_size: int = 10,
-                  eta: float = 3.0) -> None:
-    heading(f"network.py: {sizes}, mini-batch {mini_batch_size}, eta {eta}, "
-            f"{len(training_data)} training images")
-    np.random.seed(12345678)
-    random.seed(12345678)
+def update_loop_epoch(net, data, eta, lmbda):
+    """Seconds for the same epoch stepped through ``update_mini_batch``
+    outside SGD, so with whatever BLAS threads numpy has by default."""
+    start = time.perf_counter()
+    data = list(data)
+    random.shuffle(data)
+    for k in range(0, len(data), MINI_BATCH):
+        batch = data[k:k + MINI_BATCH]
+        if lmbda is None:
+            net.update_mini_batch(batch, eta)
+        else:
+            net.update_mini_batch(batch, eta, lmbda, len(data))
+    return time.perf_counter() - start
 
-    # network.SGD: one call of several epochs, each epoch timed by its line.
-    net = network.Network(sizes)
-    clock = EpochClock()
-    with contextlib.redirect_stdout(clock):
-        net.SGD(training_data, epochs, mini_batch_size, eta)
-    per_epoch = clock.epoch_seconds()
-    steady = per_epoch[1:] or per_epoch
-    fast = sum(steady) / len(steady)
-    which = (f"mean of epochs 1-{epochs - 1} of one {epochs}-epoch call"
-             if epochs > 1 else "a 1-epoch call, set-up included")
-    print(f"network.SGD:        {fast:7.3f} s per epoch ({which}; "
-          f"epoch 0, which includes reading the data into arrays: "
-          f"{per_epoch[0]:.3f} s)")
 
-    # The per-example loop on a fresh network of the same sizes.
-    n_batches_all = -(-len(training_data) // mini_batch_size)
+#### PyTorch
+
+def torch_epochs(start_net, x, y, eta, lmbda, epochs=2):
+    """Seconds of each of ``epochs`` epochs of an idiomatic PyTorch loop of
+    the same network, started from ``start_net``'s weights and biases, and
+    how many training images it then gets right."""
+    import torch
+    from torch import nn
+    torch.manual_seed(0)
+    layers = []
+    for w, b in zip(start_net.weights, start_net.biases):
+        linear = nn.Linear(w.shape[1], w.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w))
+            linear.bias.copy_(torch.from_numpy(b.ravel()))
+        layers += [linear, nn.Sigmoid()]
+    model = nn.Sequential(*layers)
+    n = len(x)
+    if lmbda is None:    # network.py: quadratic cost
+        def cost(a, t):
+            return 0.5 * nn.functional.mse_loss(a, t, reduction="sum") / len(t)
+        groups = model.parameters()
+    else:                # network2: cross-entropy, L2 on the weights only
+        def cost(a, t):
+            return nn.functional.binary_cross_entropy(a, t, reduction="sum") / len(t)
+        params = dict(model.named_parameters())
+        groups = [{"params": [p for k, p in params.items() if k.endswith("weight")],
+                   "weight_decay": lmbda / n},
+                  {"params": [p for k, p in params.items() if k.endswith("bias")]}]
+    optimizer = torch.optim.SGD(groups, lr=eta)
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        perm = torch.randperm(n)
+        xs, ys = x[perm], y[perm]
+        for k in range(0, n, MINI_BATCH):
+            loss = cost(model(xs[k:k + MINI_BATCH]), ys[k:k + MINI_BATCH])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        seconds.append(time.perf_counter() - start)
+    with torch.no_grad():
+        correct = int((model(x).argmax(1) == y.argmax(1)).sum())
+    return seconds, correct
+
+
+def training_accuracy(net, x, y):
+    """How many of the training images (tensors x, y) ``net`` gets right."""
+    x, labels = x.numpy(), y.numpy().argmax(axis=1)
+    return sum(int(np.sum(net.feedforward(x[k:k + 10000].T).argmax(axis=0)
+                          == labels[k:k + 10000])) for k in range(0, len(x), 10000))
+
+
+#### A busy core
+
+@contextlib.contextmanager
+def busy_core(limit_s=120):
+    """Another process spinning on one core for the duration of the block:
+    killed on leaving it, and by its own alarm after ``limit_s`` at most."""
+    code = f"import signal; signal.alarm({int(limit_s)})\nwhile True: pass"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        time.sleep(0.5)   # let it start spinning
+        yield
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+#### The report
+
+def heading(text):
+    print(f"\n== {text} ==", flush=True)
+
+
+def bench_module(name, training_data, tensors, fraction):
+    module, eta, lmbda = SETTINGS[name]
+    n = len(training_data)
+    n_batches_all = n // MINI_BATCH
     n_batches = max(1, round(n_batches_all * fraction))
-    slow_net = network.Network(sizes)
-    data = list(training_data)
-    start = time.perf_counter()
-    per_example_epoch(slow_net, data, mini_batch_size, eta, n_batches)
-    slow = (time.perf_counter() - start) * n_batches_all / n_batches
-    how = ("a whole epoch" if n_batches == n_batches_all else
-           f"{n_batches} of {n_batches_all} mini-batches timed, scaled up")
-    print(f"per-example loop:   {slow:7.3f} s per epoch ({how})")
-    print(f"speed-up:           {slow / fast:7.1f}x (goal >= 10x); "
-          f"counting epoch 0's set-up: {slow / per_epoch[0]:.1f}x")
-    floor = first_layer_floor(sizes, n_batches_all, mini_batch_size)
-    print(f"lower bound:        {floor:7.3f} s per epoch: the first layer's two "
-          f"matrix products and in-place update alone, which every matrix-form "
-          f"epoch must do (so no speed-up beyond {slow / floor:.1f}x here)")
+    cost = ("quadratic cost" if lmbda is None
+            else f"{module.Network([1, 1]).cost.__name__}, lmbda {lmbda}")
+    for sizes in SIZES:
+        heading(f"{name}.py: {sizes}, {cost}, eta {eta}, mini-batch "
+                f"{MINI_BATCH}, one epoch of {n} training images")
+        net = module.Network(sizes, seed=1)
+        ours = [sgd_epoch(net, training_data, eta, lmbda) for _ in range(2)]
+        fast = min(ours)
+        print(f"{f'(a) {name}.SGD:':26}{fast:7.3f} s  (best of "
+              + ", ".join(f"{s:.3f}" for s in ours) + ")")
 
-    # evaluate: all test inputs at once, against one feedforward per input.
-    start = time.perf_counter()
-    correct = net.evaluate(test_data)
-    fast_eval = time.perf_counter() - start
-    start = time.perf_counter()
-    correct_one_by_one = sum(int(np.argmax(net.feedforward(x)) == y)
-                             for x, y in test_data)
-    slow_eval = time.perf_counter() - start
-    agree = "same count" if correct == correct_one_by_one else "COUNTS DIFFER"
-    print(f"evaluate(test_data): {fast_eval:.3f} s; one input at a time: "
-          f"{slow_eval:.3f} s ({slow_eval / fast_eval:.1f}x; {agree}: {correct})")
+        slow_net = module.Network(sizes, seed=1)
+        data = list(training_data)
+        random.seed(1)
+        start = time.perf_counter()
+        with threadpool_limits(limits=1, user_api="blas"):
+            per_example_epoch(slow_net, data, MINI_BATCH, eta, n_batches,
+                              lmbda=lmbda or 0.0, n=n)
+        slow = (time.perf_counter() - start) * n_batches_all / n_batches
+        how = ("the whole epoch" if n_batches == n_batches_all else
+               f"{n_batches} of {n_batches_all} mini-batches timed, scaled up")
+        print(f"{'(b) per-example loop:':26}{slow:7.3f} s  ({how})")
+
+        torch_seconds, torch_correct = torch_epochs(
+            module.Network(sizes, seed=1), *tensors, eta, lmbda)
+        torch_s = min(torch_seconds)
+        print(f"{'(c) PyTorch loop:':26}{torch_s:7.3f} s  (best of "
+              + ", ".join(f"{s:.3f}" for s in torch_seconds) + ")")
+        print(f"    training accuracy after 2 epochs: ours "
+              f"{training_accuracy(net, *tensors)}, PyTorch {torch_correct} "
+              f"of {n} (same start; a check that both learn)")
+        print(f"    per-example / ours: {slow / fast:5.1f}x (goal >= 5x);  "
+              f"PyTorch / ours: {torch_s / fast:5.1f}x (goal >= 2x)")
+
+    sizes, small = [784, 100, 10], training_data[:10000]
+    heading(f"(d) {name}.py: {sizes}, one epoch of the first {len(small)} "
+            f"training images, another process busy on one core")
+    net = module.Network(sizes, seed=2)
+    quiet, busy, unlimited_busy = [], [], []
+    for _ in range(3):
+        quiet.append(sgd_epoch(net, small, eta, lmbda))
+        with busy_core():
+            busy.append(sgd_epoch(net, small, eta, lmbda))
+            unlimited_busy.append(update_loop_epoch(net, small, eta, lmbda))
+    quiet_s, busy_s, unlimited_s = min(quiet), min(busy), min(unlimited_busy)
+    threads = ", ".join(str(lib["num_threads"]) for lib in threadpool_info()
+                        if lib["user_api"] == "blas")
+    print(f"{'SGD, no busy process:':40}{quiet_s:7.3f} s")
+    print(f"{'SGD, one core busy:':40}{busy_s:7.3f} s  "
+          f"({busy_s / quiet_s:.2f}x; goal within 1.2x)")
+    print(f"{'update_mini_batch loop, one core busy:':40}{unlimited_s:7.3f} s  "
+          f"({unlimited_s / quiet_s:.2f}x)")
+    print(f"(best of three of each, alternated; SGD called with default settings, "
+          f"so under its own one-thread limit; the loop calls update_mini_batch "
+          f"outside SGD, with numpy's default {threads} BLAS threads: the "
+          f"difference is what the limit buys)")
 
 
-#### network2.py, network3.py: see tests/benchmark_network2.py and
-#### tests/benchmark_network3.py.
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module", choices=sorted(SETTINGS),
+                        help="benchmark only this module (default: both)")
     parser.add_argument("--quick", action="store_true",
-                        help="time a tenth of the per-example epoch and scale "
-                             "it up; 2 epochs of SGD")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="epochs of network.SGD to time (default 3, or 2 "
-                             "with --quick)")
+                        help="time the per-example loop on a tenth of the "
+                             "mini-batches and scale it up")
     args = parser.parse_args(argv)
-    epochs = args.epochs or (2 if args.quick else 3)
     fraction = 0.1 if args.quick else 1.0
+    wall = time.perf_counter()
 
     print(f"Python {platform.python_version()}, numpy {np.__version__}, "
           f"{os.cpu_count()} CPUs, OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', '(unset)')}")
     print(blas_kernels.report())
-    training_data, _, test_data = bench_loader()
-    for sizes in ([784, 30, 10], [784, 100, 10]):
-        bench_network(sizes, training_data, test_data, epochs, fraction)
+    for lib in threadpool_info():
+        print(f"threadpoolctl at start: {lib['internal_api']} "
+              f"({lib['user_api']}), {lib['num_threads']} threads, "
+              f"{Path(lib['filepath']).name}")
+    if args.quick:
+        print("--quick: the per-example loops are timed on 10% of the "
+              "mini-batches and scaled up to a whole epoch")
 
-    heading("memory")
-    print(f"peak memory (ru_maxrss): {peak_memory_mib():.0f} MiB")
+    heading("mnist_loader")
+    pickle_path = data_files.data_dir() / data_files.PICKLE_NAME
+    existed = pickle_path.exists()
+    if not existed:
+        mnist_loader.load_data()   # builds the file, untimed
+    start = time.perf_counter()
+    training_data, _, _ = mnist_loader.load_data_wrapper()
+    print(f"load_data_wrapper(): {time.perf_counter() - start:.2f} s (goal < 3 s; "
+          f"{pickle_path} {'already existed' if existed else 'built first, untimed'})")
+
+    import torch
+    print(f"torch {torch.__version__}: {torch.get_num_threads()} threads by "
+          f"default, set to 1")
+    torch.set_num_threads(1)
+    # The training data as (n, 784) and (n, 10) float64 tensors.
+    tensors = [torch.from_numpy(np.concatenate([pair[i] for pair in training_data],
+                                               axis=1, dtype=np.float64).T.copy())
+               for i in (0, 1)]
+
+    for name in [args.module] if args.module else list(SETTINGS):
+        bench_module(name, training_data, tensors, fraction)
+
+    heading("memory and time")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_mib = peak / 2**20 if sys.platform == "darwin" else peak / 1024
+    print(f"peak memory (ru_maxrss): {peak_mib:.0f} MiB")
+    print(f"wall time of this run: {time.perf_counter() - wall:.0f} s")
 
 
 if __name__ == "__main__":
