@@ -5,24 +5,36 @@ The experiments of chapter 6, run with network3: from a shallow fully
 connected network to an ensemble of deep convolutional networks trained
 with dropout on the expanded training data.
 
-In a Python shell opened in ``src/``::
+As in the book, in a Python shell opened in ``src/``::
 
     >>> import conv
-    >>> nets = conv.shallow(n=1, epochs=5)       # one short run
-    >>> nets[0].test_accuracy                    # test accuracy at best validation
+    >>> nets = conv.shallow()                      # three nets, 60 epochs each
+    >>> conv.plot_filters(conv.basic_conv(), 0, 5, 4)
     >>> nets = conv.double_fc_dropout(0.5, 0.5, 0.5, 5)
     >>> error_locations, erroneous_predictions = conv.ensemble(nets)
     >>> conv.plot_errors(error_locations, erroneous_predictions).savefig("errors.png")
 
-Every experiment function keeps the book's name and defaults (mini-batches
-of 10, three runs of 60 epochs, the book's learning rates) and takes extra
-keyword arguments to run it short: ``epochs``, ``training_size`` (train on
-the first images only), ``seed`` (run j seeds numpy, Python and torch with
-``seed + j``) and ``data`` (the ``(training, validation, test)`` triple to
-use instead of MNIST).  Each returns the list of trained networks, as the
-book's ``double_fc_dropout`` does; the list's ``experiments`` attribute
-holds what the runs measured, ready for ``reproduction.save_results``,
-and each network keeps its own per-epoch accuracies (see network3's SGD).
+Each experiment function trains the book's networks with the book's
+settings (mini-batches of 10, 60 epochs, three runs, the book's learning
+rates and lmbdas) and returns what the book's conv.py returns: ``shallow``
+and ``double_fc_dropout`` the list of their nets, the sweeps over lmbda
+(``regularized_dbl_conv`` and ``dbl_conv_relu``) nothing, the others the
+last net they trained.  They train on the module's ``training_data``,
+``validation_data`` and ``test_data``, which, as the book's, are
+``network3.load_data_shared()``; here they are loaded on first use, so
+that importing conv is quick.
+
+Beyond the book, every experiment function takes these keyword arguments
+(with defaults that change nothing):
+
+- ``seed``: run j seeds numpy, Python and torch, and its network's dropout,
+  with ``seed + j`` (default 12345678);
+- ``training_size``: train on the first that many training images only;
+- ``data``: the ``(training, validation, test)`` triple to use instead;
+- ``record``: a list to which the function appends an ``Experiment`` (see
+  reproduction) per configuration, holding what each run measured, ready
+  for ``reproduction.save_results``;
+- ``save_nets``: a folder to save every trained network in (``Network.save``).
 
 The book's protocol is to report the test accuracy at the epoch of best
 validation accuracy.  So the per-epoch "accuracy" recorded for a run is,
@@ -31,10 +43,10 @@ last value is the protocol's figure (the "final epoch" column of the
 table); the validation accuracy of every epoch is recorded beside it.
 
 As a script, ``python conv.py [EXPERIMENT ...] [--runs N] [--epochs E]
-[--seed S] [--out DIR] [--training-size N]`` runs the chosen experiments
-(all of them by default, as the book's ``run_experiments``; the
-expanded-data ones need ``python ../expand_mnist.py`` first) and writes
-results.json, table.md and PNGs to DIR.
+[--seed S] [--out DIR] [--training-size N] [--lmbdas L ...]`` runs the
+chosen experiments (all of them by default, as the book's
+``run_experiments``; the expanded-data ones need ``python expand_mnist.py``
+first) and writes results.json, table.md and PNGs to DIR.
 
 The dropout nets of the ensemble are the longest to train, so they can be
 trained one at a time and voted with later: ``python conv.py
@@ -46,7 +58,6 @@ seed, then ``python conv.py ensemble --nets DIR*/nets/*.pt --out DIR``.
 # Standard library
 from __future__ import annotations
 
-import argparse
 import functools
 from pathlib import Path
 from typing import Callable, Sequence
@@ -55,17 +66,18 @@ from typing import Callable, Sequence
 import numpy as np
 
 # Our own
-import mnist_loader
+import data_files
 import network3
 from network3 import Network
 from network3 import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
 from network3 import ReLU, sigmoid
-from reproduction import (Experiment, figure, make_parser, markdown_table, plot_series,
-                          save_png, save_results, seed_all, slug)
+from reproduction import (SEED, Experiment, figure, make_parser, markdown_table,
+                          save_png, save_results, seeds, slug)
 
 mini_batch_size = 10
-SEED = 12345678
 EXPANDED_FILE = "mnist_expanded.pkl.gz"
+REGULARIZED_LMBDAS = (0.00001, 0.0001, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
+RELU_LMBDAS = (0.0,) + REGULARIZED_LMBDAS
 
 # The book's figures (test accuracy at the epoch of best validation accuracy).
 PUBLISHED = {
@@ -74,7 +86,7 @@ PUBLISHED = {
     "omit_FC": "not published",
     "dbl_conv": "99.06%",
     "regularized_dbl_conv": "not published (L2 did not help much)",
-    "dbl_conv_relu": "99.23%",
+    "dbl_conv_relu": "99.23%",  # with lmbda 0.1
     "expanded_data": {100: "99.37%", 300: "99.46%", 1000: "99.43%"},
     "expanded_data_double_fc": {100: "99.43%", 300: "99.48%", 1000: "99.47%"},
     "double_fc_dropout": "99.60%",
@@ -82,51 +94,55 @@ PUBLISHED = {
 }
 
 
-#### The data, loaded once when first needed
+#### The data: the book's module-level names, loaded on first use
 @functools.lru_cache(maxsize=None)
-def _load_shared(filename: str | None):
-    return network3.load_data_shared(filename)
-
-
 def standard_data():
     """MNIST's (training, validation, test) data on the device, loaded once."""
-    return _load_shared(None)
+    return tuple(network3.load_data_shared())
 
 
+@functools.lru_cache(maxsize=None)
 def expanded_training_data():
     """The 250,000 expanded training images on the device, loaded once.
 
     They are made by ``expand_mnist.py`` (run it first)."""
-    path = mnist_loader.data_dir() / EXPANDED_FILE
+    path = data_files.data_dir() / EXPANDED_FILE
     if not path.exists():
-        raise mnist_loader.DataFileError(
+        raise data_files.DataFileError(
             f"{path}: no such data file; the expanded training data is made by "
-            f"running expand_mnist.py (python ../expand_mnist.py from src/)")
-    return _load_shared(str(path))[0]
+            f"running expand_mnist.py (python expand_mnist.py from src/)")
+    return network3.load_data_shared(path)[0]
 
 
-def _subset(pair, training_size: int | None):
-    """The first ``training_size`` examples of an (x, y) pair (all if None)."""
-    if training_size is None:
-        return pair
-    if training_size < mini_batch_size:
-        raise ValueError(f"training_size must be at least one mini-batch "
-                         f"({mini_batch_size}), got {training_size}")
-    x, y = pair
-    return x[:training_size], y[:training_size]
+_DATA_NAMES = ("training_data", "validation_data", "test_data")
 
 
-#### Running an experiment
-class Runs(list):
-    """The networks an experiment function trained (a plain list, as the
-    book's functions return), with ``experiments``: the Experiment records
-    of what they measured."""
-
-    def __init__(self, nets=(), experiments=()):
-        super().__init__(nets)
-        self.experiments: list[Experiment] = list(experiments)
+def __getattr__(name: str):
+    """``conv.training_data``, ``conv.validation_data`` and ``conv.test_data``,
+    the book's module-level data, loaded when first asked for (PEP 562)."""
+    if name in _DATA_NAMES:
+        return standard_data()[_DATA_NAMES.index(name)]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _data(data, training_size: int | None, expanded: bool = False):
+    """The (training, validation, test) data of an experiment: ``data`` if
+    given, else MNIST (with the expanded training images if ``expanded``),
+    the training data cut to its first ``training_size`` examples."""
+    if data is None:
+        data = standard_data()
+        if expanded:
+            data = (expanded_training_data(),) + tuple(data[1:])
+    training, validation, test = data
+    if training_size is not None:
+        if training_size < mini_batch_size:
+            raise ValueError(f"training_size must be at least one mini-batch "
+                             f"({mini_batch_size}), got {training_size}")
+        training = (training[0][:training_size], training[1][:training_size])
+    return training, validation, test
+
+
+#### Repeating a session and recording what it measured
 def protocol_series(net: Network) -> list[float]:
     """Per epoch, the test accuracy (in percent) at the best validation epoch so far.
 
@@ -141,35 +157,41 @@ def protocol_series(net: Network) -> list[float]:
     return series
 
 
-def _train(experiment: Experiment, layers: Callable[[], list], training_data,
-           validation_data, test_data, *, epochs: int, eta: float,
-           lmbda: float = 0.0, runs: int, seed: int, header: str) -> list[Network]:
-    """Train ``runs`` networks built by ``layers()``, recording each in ``experiment``."""
-    nets = []
-    for j in range(runs):
-        run_seed = seed + j
-        print(f"{header}, run {j} (seed {run_seed})")
-        seed_all(run_seed)
-        net = Network(layers(), mini_batch_size, seed=run_seed)
-        net.SGD(training_data, epochs, mini_batch_size, eta,
-                validation_data, test_data, lmbda=lmbda)
-        experiment.add_run(
-            run_seed, protocol_series(net),
-            validation=[round(100 * v, 6) for v in net.validation_accuracies],
-            test_when_best_validation=[None if t is None else round(100 * t, 6)
-                                       for t in net.test_accuracies])
-        nets.append(net)
+def _measured(net: Network):
+    """What a run records: the protocol's series, the validation accuracy
+    of every epoch, and the test accuracy where it was measured."""
+    return protocol_series(net), dict(
+        validation=[round(100 * v, 6) for v in net.validation_accuracies],
+        test_when_best_validation=[None if t is None else round(100 * t, 6)
+                                   for t in net.test_accuracies])
+
+
+def _repeat(train: Callable[[int], Network], runs: int, name: str, published: str,
+            settings: str, *, seed: int, record: list | None,
+            save_nets: str | Path | None) -> list[Network]:
+    """Run ``train(seed)`` for ``runs`` seeds from ``seed`` on; return the nets.
+
+    The runs are recorded as one Experiment, appended to ``record`` if
+    given, and each net is saved in the folder ``save_nets`` if given.
+    """
+    def run(run_seed: int) -> Network:
+        net = train(run_seed)
+        if save_nets is not None:
+            net.save(Path(save_nets) / f"{slug(name)}-seed{run_seed}.pt")
+        return net
+    experiment = Experiment(name, published, settings)
+    nets = experiment.repeat(seeds(seed, runs), run, measure=_measured)
+    if record is not None:
+        record.append(experiment)
     return nets
 
 
-def _experiment(name: str, published: str, training_data, epochs: int,
-                eta: float, lmbda: float = 0.0, extra: str = "") -> Experiment:
-    settings = (f"{epochs} epochs, eta {eta}, lmbda {lmbda}, mb {mini_batch_size}, "
-                f"{len(training_data[0]):,} training images")
-    return Experiment(name, published, settings + (f", {extra}" if extra else ""))
+def _settings(training_data, epochs: int, eta: float, lmbda: float, layers: str) -> str:
+    return (f"{epochs} epochs, eta {eta}, lmbda {lmbda}, mb {mini_batch_size}, "
+            f"{network3.size(training_data):,} training images, {layers}")
 
 
-#### Architectures
+#### The two convolutional-pooling layers the experiments share
 def _conv_pool_1(activation_fn=sigmoid) -> ConvPoolLayer:
     """20 filters of 5x5 on the 28x28 image, then 2x2 max-pooling: 20x12x12."""
     return ConvPoolLayer(image_shape=(mini_batch_size, 1, 28, 28),
@@ -184,192 +206,205 @@ def _conv_pool_2(activation_fn=sigmoid) -> ConvPoolLayer:
                          activation_fn=activation_fn)
 
 
-def _dbl_conv_layers(activation_fn, n: int = 100) -> list:
-    """Two conv-pool layers, a fully connected layer of n, and a softmax layer."""
-    return [_conv_pool_1(activation_fn), _conv_pool_2(activation_fn),
-            FullyConnectedLayer(n_in=40*4*4, n_out=n, activation_fn=activation_fn),
-            SoftmaxLayer(n_in=n, n_out=10)]
-
-
 #### The experiments
-def shallow(n: int = 3, epochs: int = 60, *, training_size: int | None = None,
-            seed: int = SEED, data=None) -> Runs:
-    """``n`` runs of a fully connected net: 784-100 sigmoid, softmax 100-10; eta 0.1."""
-    training_data, validation_data, test_data = data or standard_data()
-    training_data = _subset(training_data, training_size)
-    exp = _experiment("shallow", PUBLISHED["shallow"], training_data, epochs, 0.1,
-                      extra="FC 784-100 sigmoid + softmax")
-    nets = _train(exp, lambda: [FullyConnectedLayer(n_in=784, n_out=100),
-                                SoftmaxLayer(n_in=100, n_out=10)],
-                  training_data, validation_data, test_data, epochs=epochs,
-                  eta=0.1, runs=n, seed=seed,
-                  header="A shallow network: 100 sigmoid hidden neurons")
-    return Runs(nets, [exp])
+def shallow(n: int = 3, epochs: int = 60, *, seed: int = SEED,
+            training_size: int | None = None, data=None, record: list | None = None,
+            save_nets: str | Path | None = None) -> list[Network]:
+    """``n`` fully connected nets, 784-100 sigmoid and softmax 100-10, eta
+    0.1; returns the list of nets."""
+    training_data, validation_data, test_data = _data(data, training_size)
+
+    def train(run_seed: int) -> Network:
+        net = Network([
+            FullyConnectedLayer(n_in=784, n_out=100),
+            SoftmaxLayer(n_in=100, n_out=10)], mini_batch_size, seed=run_seed)
+        net.SGD(training_data, epochs, mini_batch_size, 0.1, validation_data, test_data)
+        return net
+    return _repeat(train, n, "shallow", PUBLISHED["shallow"],
+                   _settings(training_data, epochs, 0.1, 0.0, "FC 784-100 sigmoid + softmax"),
+                   seed=seed, record=record, save_nets=save_nets)
 
 
-def basic_conv(n: int = 3, epochs: int = 60, *, training_size: int | None = None,
-               seed: int = SEED, data=None) -> Runs:
-    """``n`` runs of one conv-pool layer (20 5x5 filters, 2x2 pooling), a fully
-    connected layer of 100 and a softmax layer; sigmoid, eta 0.1."""
-    training_data, validation_data, test_data = data or standard_data()
-    training_data = _subset(training_data, training_size)
-    exp = _experiment("basic_conv", PUBLISHED["basic_conv"], training_data, epochs,
-                      0.1, extra="ConvPool 20x5x5 /2 + FC 2880-100 + softmax")
-    nets = _train(exp, lambda: [_conv_pool_1(),
-                                FullyConnectedLayer(n_in=20*12*12, n_out=100),
-                                SoftmaxLayer(n_in=100, n_out=10)],
-                  training_data, validation_data, test_data, epochs=epochs,
-                  eta=0.1, runs=n, seed=seed,
-                  header="One conv-pool layer, then 100 fully connected neurons")
-    return Runs(nets, [exp])
+def basic_conv(n: int = 3, epochs: int = 60, *, seed: int = SEED,
+               training_size: int | None = None, data=None, record: list | None = None,
+               save_nets: str | Path | None = None) -> Network:
+    """``n`` nets of one conv-pool layer (20 5x5 filters, 2x2 pooling), a
+    fully connected layer of 100 and a softmax layer; sigmoid, eta 0.1.
+    Returns the last net."""
+    training_data, validation_data, test_data = _data(data, training_size)
+
+    def train(run_seed: int) -> Network:
+        net = Network([
+            _conv_pool_1(),
+            FullyConnectedLayer(n_in=20*12*12, n_out=100),
+            SoftmaxLayer(n_in=100, n_out=10)], mini_batch_size, seed=run_seed)
+        net.SGD(training_data, epochs, mini_batch_size, 0.1, validation_data, test_data)
+        return net
+    return _repeat(train, n, "basic_conv", PUBLISHED["basic_conv"],
+                   _settings(training_data, epochs, 0.1, 0.0,
+                             "ConvPool 20x5x5 /2 + FC 2880-100 + softmax"),
+                   seed=seed, record=record, save_nets=save_nets)[-1]
 
 
-def omit_FC(n: int = 3, epochs: int = 60, *, training_size: int | None = None,
-            seed: int = SEED, data=None) -> Runs:
-    """The conv-pool layer straight into the softmax layer (no fully
-    connected layer); sigmoid, eta 0.1."""
-    training_data, validation_data, test_data = data or standard_data()
-    training_data = _subset(training_data, training_size)
-    exp = _experiment("omit_FC", PUBLISHED["omit_FC"], training_data, epochs, 0.1,
-                      extra="ConvPool 20x5x5 /2 + softmax")
-    nets = _train(exp, lambda: [_conv_pool_1(), SoftmaxLayer(n_in=20*12*12, n_out=10)],
-                  training_data, validation_data, test_data, epochs=epochs,
-                  eta=0.1, runs=n, seed=seed,
-                  header="One conv-pool layer, then the softmax layer")
-    return Runs(nets, [exp])
+def omit_FC(n: int = 3, epochs: int = 60, *, seed: int = SEED,
+            training_size: int | None = None, data=None, record: list | None = None,
+            save_nets: str | Path | None = None) -> Network:
+    """``n`` nets of the conv-pool layer straight into the softmax layer (no
+    fully connected layer); sigmoid, eta 0.1.  Returns the last net."""
+    training_data, validation_data, test_data = _data(data, training_size)
+
+    def train(run_seed: int) -> Network:
+        net = Network([
+            _conv_pool_1(),
+            SoftmaxLayer(n_in=20*12*12, n_out=10)], mini_batch_size, seed=run_seed)
+        net.SGD(training_data, epochs, mini_batch_size, 0.1, validation_data, test_data)
+        return net
+    return _repeat(train, n, "omit_FC", PUBLISHED["omit_FC"],
+                   _settings(training_data, epochs, 0.1, 0.0, "ConvPool 20x5x5 /2 + softmax"),
+                   seed=seed, record=record, save_nets=save_nets)[-1]
 
 
-def dbl_conv(activation_fn=sigmoid, n: int = 3, epochs: int = 60, *,
-             training_size: int | None = None, seed: int = SEED, data=None) -> Runs:
-    """Two conv-pool layers (20 then 40 filters), a fully connected layer of
-    100 and a softmax layer, all with ``activation_fn``; eta 0.1."""
-    training_data, validation_data, test_data = data or standard_data()
-    training_data = _subset(training_data, training_size)
-    name = activation_fn.__name__
-    exp = _experiment("dbl_conv" if activation_fn is sigmoid else f"dbl_conv ({name})",
-                      PUBLISHED["dbl_conv"] if activation_fn is sigmoid else "-",
-                      training_data, epochs, 0.1,
-                      extra=f"2 ConvPool + FC 640-100 + softmax, {name}")
-    nets = _train(exp, lambda: _dbl_conv_layers(activation_fn),
-                  training_data, validation_data, test_data, epochs=epochs,
-                  eta=0.1, runs=n, seed=seed,
-                  header=f"Two conv-pool layers, then 100 fully connected neurons ({name})")
-    return Runs(nets, [exp])
+def _dbl_conv_net(activation_fn, seed: int, n: int = 100) -> Network:
+    """Two conv-pool layers (20, then 40 filters), a fully connected layer of
+    ``n`` and a softmax layer, all with ``activation_fn``: the network of
+    dbl_conv, regularized_dbl_conv, dbl_conv_relu and expanded_data."""
+    return Network([
+        _conv_pool_1(activation_fn),
+        _conv_pool_2(activation_fn),
+        FullyConnectedLayer(n_in=40*4*4, n_out=n, activation_fn=activation_fn),
+        SoftmaxLayer(n_in=n, n_out=10)], mini_batch_size, seed=seed)
 
 
-def regularized_dbl_conv(lmbdas: Sequence[float] = (0.00001, 0.0001, 0.001, 0.01,
-                                                     0.1, 1.0, 10.0, 100.0),
-                         n: int = 3, epochs: int = 60, *,
-                         training_size: int | None = None, seed: int = SEED,
-                         data=None) -> Runs:
-    """dbl_conv (sigmoid, eta 0.1) with L2 regularization, for each lmbda."""
-    training_data, validation_data, test_data = data or standard_data()
-    training_data = _subset(training_data, training_size)
-    runs = Runs()
+def dbl_conv(activation_fn=sigmoid, n: int = 3, epochs: int = 60, *, seed: int = SEED,
+             training_size: int | None = None, data=None, record: list | None = None,
+             save_nets: str | Path | None = None) -> Network:
+    """``n`` nets of two conv-pool layers, a fully connected layer of 100 and
+    a softmax layer, all with ``activation_fn``; eta 0.1.  Returns the last net."""
+    training_data, validation_data, test_data = _data(data, training_size)
+
+    def train(run_seed: int) -> Network:
+        net = _dbl_conv_net(activation_fn, run_seed)
+        net.SGD(training_data, epochs, mini_batch_size, 0.1, validation_data, test_data)
+        return net
+    book = activation_fn is sigmoid
+    return _repeat(train, n, "dbl_conv" if book else f"dbl_conv ({activation_fn.__name__})",
+                   PUBLISHED["dbl_conv"] if book else "-",
+                   _settings(training_data, epochs, 0.1, 0.0,
+                             f"2 ConvPool + FC 640-100 + softmax, {activation_fn.__name__}"),
+                   seed=seed, record=record, save_nets=save_nets)[-1]
+
+
+def regularized_dbl_conv(lmbdas: Sequence[float] = REGULARIZED_LMBDAS, n: int = 3,
+                         epochs: int = 60, *, seed: int = SEED,
+                         training_size: int | None = None, data=None,
+                         record: list | None = None,
+                         save_nets: str | Path | None = None) -> None:
+    """For each lmbda, ``n`` dbl_conv nets (sigmoid, eta 0.1) with L2
+    regularization.  Returns nothing, as the book's; see ``record``."""
+    training_data, validation_data, test_data = _data(data, training_size)
     for lmbda in lmbdas:
-        exp = _experiment(f"regularized_dbl_conv lmbda={lmbda}",
-                          PUBLISHED["regularized_dbl_conv"], training_data,
-                          epochs, 0.1, lmbda)
-        runs += _train(exp, lambda: _dbl_conv_layers(sigmoid), training_data,
-                       validation_data, test_data, epochs=epochs, eta=0.1,
-                       lmbda=lmbda, runs=n, seed=seed,
-                       header=f"Two conv-pool layers with L2 regularization, lmbda {lmbda}")
-        runs.experiments.append(exp)
-    return runs
+        def train(run_seed: int) -> Network:
+            net = _dbl_conv_net(sigmoid, run_seed)
+            net.SGD(training_data, epochs, mini_batch_size, 0.1, validation_data,
+                    test_data, lmbda=lmbda)
+            return net
+        _repeat(train, n, f"regularized_dbl_conv lmbda={lmbda}",
+                PUBLISHED["regularized_dbl_conv"],
+                _settings(training_data, epochs, 0.1, lmbda, "2 ConvPool + FC 640-100 + softmax"),
+                seed=seed, record=record, save_nets=save_nets)
 
 
-def dbl_conv_relu(lmbdas: Sequence[float] = (0.1,), n: int = 3, epochs: int = 60, *,
-                  training_size: int | None = None, seed: int = SEED,
-                  data=None) -> Runs:
-    """dbl_conv with rectified linear units, eta 0.03, for each lmbda.
-
-    The published 99.23% is for lmbda 0.1, the default; the book's own
-    script also tried 0.0 and 1e-5 to 100, which ``lmbdas`` reproduces."""
-    training_data, validation_data, test_data = data or standard_data()
-    training_data = _subset(training_data, training_size)
-    runs = Runs()
+def dbl_conv_relu(lmbdas: Sequence[float] = RELU_LMBDAS, n: int = 3, epochs: int = 60, *,
+                  seed: int = SEED, training_size: int | None = None, data=None,
+                  record: list | None = None, save_nets: str | Path | None = None) -> None:
+    """For each lmbda (0.0 and 1e-5 to 100, as the book's), ``n`` dbl_conv
+    nets with rectified linear units, eta 0.03.  Returns nothing, as the
+    book's; see ``record``.  The published 99.23% is for lmbda 0.1."""
+    training_data, validation_data, test_data = _data(data, training_size)
     for lmbda in lmbdas:
-        exp = _experiment("dbl_conv_relu" if lmbda == 0.1 else f"dbl_conv_relu lmbda={lmbda}",
-                          PUBLISHED["dbl_conv_relu"] if lmbda == 0.1 else "-",
-                          training_data, epochs, 0.03, lmbda)
-        runs += _train(exp, lambda: _dbl_conv_layers(ReLU), training_data,
-                       validation_data, test_data, epochs=epochs, eta=0.03,
-                       lmbda=lmbda, runs=n, seed=seed,
-                       header=f"Two conv-pool layers, ReLU, lmbda {lmbda}")
-        runs.experiments.append(exp)
-    return runs
+        def train(run_seed: int) -> Network:
+            net = _dbl_conv_net(ReLU, run_seed)
+            net.SGD(training_data, epochs, mini_batch_size, 0.03, validation_data,
+                    test_data, lmbda=lmbda)
+            return net
+        book = lmbda == 0.1
+        _repeat(train, n, "dbl_conv_relu" if book else f"dbl_conv_relu lmbda={lmbda}",
+                PUBLISHED["dbl_conv_relu"] if book else "-",
+                _settings(training_data, epochs, 0.03, lmbda,
+                          "2 ConvPool + FC 640-100 + softmax, ReLU"),
+                seed=seed, record=record, save_nets=save_nets)
 
 
-def _expanded(data, training_size):
-    """Training data from the expanded set (or ``data``), validation and test as usual."""
-    if data is not None:
-        training_data, validation_data, test_data = data
-    else:
-        training_data = expanded_training_data()
-        _, validation_data, test_data = standard_data()
-    return _subset(training_data, training_size), validation_data, test_data
+def expanded_data(n: int = 100, runs: int = 3, epochs: int = 60, *, seed: int = SEED,
+                  training_size: int | None = None, data=None, record: list | None = None,
+                  save_nets: str | Path | None = None) -> Network:
+    """``runs`` ReLU dbl_conv nets with a fully connected layer of ``n``
+    neurons, trained on the expanded data; eta 0.03, lmbda 0.1.  Returns
+    the last net."""
+    training_data, validation_data, test_data = _data(data, training_size, expanded=True)
 
-
-def expanded_data(n: int = 100, runs: int = 3, epochs: int = 60, *,
-                  training_size: int | None = None, seed: int = SEED,
-                  data=None) -> Runs:
-    """The ReLU double-conv net with a fully connected layer of ``n`` neurons,
-    trained on the expanded data; eta 0.03, lmbda 0.1."""
-    training_data, validation_data, test_data = _expanded(data, training_size)
-    exp = _experiment(f"expanded_data({n})", PUBLISHED["expanded_data"].get(n, "-"),
-                      training_data, epochs, 0.03, 0.1,
-                      extra=f"ReLU, FC 640-{n}, expanded data")
-    nets = _train(exp, lambda: _dbl_conv_layers(ReLU, n), training_data,
-                  validation_data, test_data, epochs=epochs, eta=0.03, lmbda=0.1,
-                  runs=runs, seed=seed,
-                  header=f"Expanded training data, {n} fully connected neurons")
-    return Runs(nets, [exp])
+    def train(run_seed: int) -> Network:
+        net = _dbl_conv_net(ReLU, run_seed, n)
+        net.SGD(training_data, epochs, mini_batch_size, 0.03, validation_data, test_data,
+                lmbda=0.1)
+        return net
+    return _repeat(train, runs, f"expanded_data({n})", PUBLISHED["expanded_data"].get(n, "-"),
+                   _settings(training_data, epochs, 0.03, 0.1,
+                             f"ReLU, FC 640-{n}, expanded data"),
+                   seed=seed, record=record, save_nets=save_nets)[-1]
 
 
 def expanded_data_double_fc(n: int = 100, runs: int = 3, epochs: int = 60, *,
-                            training_size: int | None = None, seed: int = SEED,
-                            data=None) -> Runs:
-    """As expanded_data, with two fully connected layers of ``n`` neurons."""
-    training_data, validation_data, test_data = _expanded(data, training_size)
-    exp = _experiment(f"expanded_data_double_fc({n})",
-                      PUBLISHED["expanded_data_double_fc"].get(n, "-"),
-                      training_data, epochs, 0.03, 0.1,
-                      extra=f"ReLU, FC 640-{n}, FC {n}-{n}, expanded data")
+                            seed: int = SEED, training_size: int | None = None, data=None,
+                            record: list | None = None,
+                            save_nets: str | Path | None = None) -> Network:
+    """As expanded_data, with two fully connected layers of ``n`` neurons.
+    Returns the last net."""
+    training_data, validation_data, test_data = _data(data, training_size, expanded=True)
 
-    def layers():
-        return [_conv_pool_1(ReLU), _conv_pool_2(ReLU),
-                FullyConnectedLayer(n_in=40*4*4, n_out=n, activation_fn=ReLU),
-                FullyConnectedLayer(n_in=n, n_out=n, activation_fn=ReLU),
-                SoftmaxLayer(n_in=n, n_out=10)]
-    nets = _train(exp, layers, training_data, validation_data, test_data,
-                  epochs=epochs, eta=0.03, lmbda=0.1, runs=runs, seed=seed,
-                  header=f"Expanded training data, two fully connected layers of {n}")
-    return Runs(nets, [exp])
+    def train(run_seed: int) -> Network:
+        net = Network([
+            _conv_pool_1(ReLU),
+            _conv_pool_2(ReLU),
+            FullyConnectedLayer(n_in=40*4*4, n_out=n, activation_fn=ReLU),
+            FullyConnectedLayer(n_in=n, n_out=n, activation_fn=ReLU),
+            SoftmaxLayer(n_in=n, n_out=10)], mini_batch_size, seed=run_seed)
+        net.SGD(training_data, epochs, mini_batch_size, 0.03, validation_data, test_data,
+                lmbda=0.1)
+        return net
+    return _repeat(train, runs, f"expanded_data_double_fc({n})",
+                   PUBLISHED["expanded_data_double_fc"].get(n, "-"),
+                   _settings(training_data, epochs, 0.03, 0.1,
+                             f"ReLU, FC 640-{n}, FC {n}-{n}, expanded data"),
+                   seed=seed, record=record, save_nets=save_nets)[-1]
 
 
 def double_fc_dropout(p0: float, p1: float, p2: float, repetitions: int,
-                      epochs: int = 40, *, training_size: int | None = None,
-                      seed: int = SEED, data=None) -> Runs:
+                      epochs: int = 40, *, seed: int = SEED,
+                      training_size: int | None = None, data=None,
+                      record: list | None = None,
+                      save_nets: str | Path | None = None) -> list[Network]:
     """``repetitions`` ReLU nets: two conv-pool layers, FC 640-1000, FC
     1000-1000, softmax 1000-10, with dropout p0, p1, p2 on those three
-    layers' inputs; expanded data, eta 0.03, no L2."""
-    training_data, validation_data, test_data = _expanded(data, training_size)
-    exp = _experiment(f"double_fc_dropout({p0}, {p1}, {p2})",
-                      PUBLISHED["double_fc_dropout"] if (p0, p1, p2) == (0.5, 0.5, 0.5)
-                      else "-", training_data, epochs, 0.03,
-                      extra="ReLU, FC 640-1000-1000 + softmax, dropout, expanded data")
+    layers' inputs; expanded data, 40 epochs, eta 0.03, no L2.  Returns the
+    list of nets, for ``ensemble``."""
+    training_data, validation_data, test_data = _data(data, training_size, expanded=True)
 
-    def layers():
-        return [_conv_pool_1(ReLU), _conv_pool_2(ReLU),
-                FullyConnectedLayer(n_in=40*4*4, n_out=1000, activation_fn=ReLU,
-                                    p_dropout=p0),
-                FullyConnectedLayer(n_in=1000, n_out=1000, activation_fn=ReLU,
-                                    p_dropout=p1),
-                SoftmaxLayer(n_in=1000, n_out=10, p_dropout=p2)]
-    nets = _train(exp, layers, training_data, validation_data, test_data,
-                  epochs=epochs, eta=0.03, runs=repetitions, seed=seed,
-                  header=f"Dropout ({p0}, {p1}, {p2}) on expanded training data")
-    return Runs(nets, [exp])
+    def train(run_seed: int) -> Network:
+        net = Network([
+            _conv_pool_1(ReLU),
+            _conv_pool_2(ReLU),
+            FullyConnectedLayer(n_in=40*4*4, n_out=1000, activation_fn=ReLU, p_dropout=p0),
+            FullyConnectedLayer(n_in=1000, n_out=1000, activation_fn=ReLU, p_dropout=p1),
+            SoftmaxLayer(n_in=1000, n_out=10, p_dropout=p2)], mini_batch_size, seed=run_seed)
+        net.SGD(training_data, epochs, mini_batch_size, 0.03, validation_data, test_data)
+        return net
+    book = (p0, p1, p2) == (0.5, 0.5, 0.5)
+    return _repeat(train, repetitions, f"double_fc_dropout({p0}, {p1}, {p2})",
+                   PUBLISHED["double_fc_dropout"] if book else "-",
+                   _settings(training_data, epochs, 0.03, 0.0,
+                             "ReLU, FC 640-1000-1000 + softmax, dropout, expanded data"),
+                   seed=seed, record=record, save_nets=save_nets)
 
 
 #### Ensembles
@@ -421,7 +456,7 @@ def load_nets(paths: Sequence[str | Path]) -> list[Network]:
 
     Every file must hold the same architecture (layer types, sizes,
     activations and dropout), or the vote would mix different experiments:
-    a mismatch raises ValueError naming the file.
+    a mismatch raises network3.NetworkFileError (a ValueError) naming the file.
     """
     if not paths:
         raise ValueError("no network files given")
@@ -431,8 +466,9 @@ def load_nets(paths: Sequence[str | Path]) -> list[Network]:
         if first is None:
             first = (path, _architecture(net))
         elif _architecture(net) != first[1]:
-            raise ValueError(f"{path} holds a different architecture from {first[0]}: "
-                             f"an ensemble votes with nets of one experiment")
+            raise network3.NetworkFileError(
+                f"{path} holds a different architecture from {first[0]}: "
+                f"an ensemble votes with nets of one experiment")
         nets.append(net)
     return nets
 
@@ -502,29 +538,27 @@ def plot_filters(net, layer: int, x: int, y: int, filename=None):
 
 
 #### Running the chapter
-# The experiments run_experiments knows by name, in the book's order.  The
-# first ones take their number of runs as `n` (the book's name for it);
-# the expanded-data ones take `runs`, since their `n` is a layer's size.
-RUNS_AS_N: dict[str, Callable[..., Runs]] = {
-    "shallow": shallow, "basic_conv": basic_conv, "omit_FC": omit_FC,
-    "dbl_conv": dbl_conv, "regularized_dbl_conv": regularized_dbl_conv,
-    "dbl_conv_relu": dbl_conv_relu}
-LAYER_SIZES: dict[str, Callable[..., Runs]] = {
-    **{f"expanded_data_{n}": functools.partial(expanded_data, n)
-       for n in (100, 300, 1000)},
-    **{f"expanded_data_double_fc_{n}": functools.partial(expanded_data_double_fc, n)
-       for n in (100, 300, 1000)}}
-EXPERIMENTS = {**RUNS_AS_N, **LAYER_SIZES}
+# The experiments run_experiments knows by name, in the book's order.
+EXPERIMENTS = ("shallow", "basic_conv", "omit_FC", "dbl_conv", "regularized_dbl_conv",
+               "dbl_conv_relu",
+               *(f"expanded_data_{n}" for n in (100, 300, 1000)),
+               *(f"expanded_data_double_fc_{n}" for n in (100, 300, 1000)))
 # double_fc_dropout trains `repetitions` nets; ensemble votes with them.
 ENSEMBLE_NAMES = ("double_fc_dropout", "ensemble")
-ALL_NAMES = tuple(EXPERIMENTS) + ENSEMBLE_NAMES
+ALL_NAMES = EXPERIMENTS + ENSEMBLE_NAMES
 # The experiments run_experiments skips unless asked (as the book's script did).
 OPTIONAL = ("regularized_dbl_conv",)
+TITLE = "Chapter 6: conv.py (network3)"
+NOTES = ("Protocol (the book's): for each run, the test accuracy at the epoch of "
+         "best validation accuracy; that is the 'final epoch' column. The "
+         "'best epoch' column is the highest such value over the epochs. "
+         "Validation accuracy per epoch: <name>-validation.png and results.json.")
 
 
 def run_experiments(names: Sequence[str] | None = None, *, runs: int = 3,
                     epochs: int | None = None, seed: int = SEED,
                     training_size: int | None = None, repetitions: int = 5,
+                    lmbdas: Sequence[float] | None = None,
                     out: str | Path | None = None, save_nets: bool = False,
                     ensemble_nets: Sequence[str | Path] = (),
                     data=None) -> list[Experiment]:
@@ -532,10 +566,11 @@ def run_experiments(names: Sequence[str] | None = None, *, runs: int = 3,
     as the book's script) and, with ``out``, write their results there.
 
     ``epochs`` None means each experiment's book value (60, or 40 for the
-    dropout nets).  "double_fc_dropout" and "ensemble" train ``repetitions``
-    dropout nets; "ensemble" then also votes with them, and draws its
-    errors and the first net's filters.  With ``save_nets`` every trained
-    network is saved to ``out/nets/``.  Returns the Experiment records.
+    dropout nets); ``lmbdas`` None, the book's sweeps of lmbda.
+    "double_fc_dropout" and "ensemble" train ``repetitions`` dropout nets;
+    "ensemble" then also votes with them, and draws its errors and the
+    first net's filters.  With ``save_nets`` every trained network is saved
+    to ``out/nets/``.  Returns the Experiment records.
 
     ``ensemble_nets`` (files written by ``Network.save``) makes "ensemble"
     vote with those networks instead of training new ones, so that nets
@@ -550,29 +585,34 @@ def run_experiments(names: Sequence[str] | None = None, *, runs: int = 3,
     if save_nets and out is None:
         raise ValueError("save_nets needs an out folder")
     out = Path(out) if out is not None else None
-    options = dict(training_size=training_size, seed=seed, data=data)
-    experiments: list[Experiment] = []
-
-    def keep(name: str, trained: Runs) -> Runs:
-        experiments.extend(trained.experiments)
-        if save_nets:
-            for j, net in enumerate(trained):
-                net.save(out / "nets" / f"{name}-{j}-seed{net.seed}.pt")
-        if out is not None:  # save as we go: a long run keeps what it finished
-            _save(out, experiments)
-        return trained
+    record: list[Experiment] = []
+    options = dict(seed=seed, training_size=training_size, data=data, record=record,
+                   save_nets=out / "nets" if save_nets else None)
+    sweep = {} if lmbdas is None else {"lmbdas": tuple(lmbdas)}
+    e = epochs or 60
+    calls: dict[str, Callable[[], object]] = {
+        "shallow": lambda: shallow(runs, e, **options),
+        "basic_conv": lambda: basic_conv(runs, e, **options),
+        "omit_FC": lambda: omit_FC(runs, e, **options),
+        "dbl_conv": lambda: dbl_conv(sigmoid, runs, e, **options),
+        "regularized_dbl_conv": lambda: regularized_dbl_conv(n=runs, epochs=e, **sweep,
+                                                             **options),
+        "dbl_conv_relu": lambda: dbl_conv_relu(n=runs, epochs=e, **sweep, **options)}
+    for n in (100, 300, 1000):
+        calls[f"expanded_data_{n}"] = functools.partial(expanded_data, n, runs, e, **options)
+        calls[f"expanded_data_double_fc_{n}"] = functools.partial(
+            expanded_data_double_fc, n, runs, e, **options)
 
     for name in EXPERIMENTS:  # in the book's order, whatever the order asked
-        if name not in names:
-            continue
-        if name in RUNS_AS_N:
-            keep(name, RUNS_AS_N[name](n=runs, epochs=epochs or 60, **options))
-        elif name in LAYER_SIZES:
-            keep(name, LAYER_SIZES[name](runs=runs, epochs=epochs or 60, **options))
+        if name in names:
+            calls[name]()
+            if out is not None:  # save as we go: a long run keeps what it finished
+                _save(out, record)
     nets: list[Network] = []
     if "double_fc_dropout" in names or ("ensemble" in names and not ensemble_nets):
-        nets = keep("double_fc_dropout",
-                    double_fc_dropout(0.5, 0.5, 0.5, repetitions, epochs or 40, **options))
+        nets = double_fc_dropout(0.5, 0.5, 0.5, repetitions, epochs or 40, **options)
+        if out is not None:
+            _save(out, record)
     if "ensemble" in names:
         if ensemble_nets:
             nets = load_nets(ensemble_nets)
@@ -580,41 +620,27 @@ def run_experiments(names: Sequence[str] | None = None, *, runs: int = 3,
         error_locations, erroneous_predictions = ensemble(nets, test_data)
         total = network3.size(test_data if test_data is not None
                               else standard_data()[2])
-        seeds = ", ".join(str(net.seed) for net in nets)
+        net_seeds = ", ".join(str(net.seed) for net in nets)
         exp = Experiment(f"ensemble of {len(nets)}", PUBLISHED["ensemble"],
                          f"plurality vote of the double_fc_dropout nets "
-                         f"(seeds {seeds})"
+                         f"(seeds {net_seeds})"
                          + (", loaded from files" if ensemble_nets else ""))
         # Voting with loaded nets draws nothing at random: no seed to record.
         exp.add_run(None if ensemble_nets else seed,
                     [round(100 * (1 - len(error_locations) / total), 6)],
                     errors=len(error_locations))
-        experiments.append(exp)
+        record.append(exp)
         if out is not None:
             plot_errors(error_locations, erroneous_predictions,
                         out / "ensemble_errors.png", test_data)
             plot_filters(nets[0], 0, 5, 4, out / "net_full_layer_0.png")
             plot_filters(nets[0], 1, 8, 5, out / "net_full_layer_1.png")
-            _save(out, experiments)
-    return experiments
-
-
-NOTES = ("Protocol (the book's): for each run, the test accuracy at the epoch of "
-         "best validation accuracy; that is the 'final epoch' column. The "
-         "'best epoch' column is the highest such value over the epochs. "
-         "Validation accuracy per epoch: <name>-validation.png and results.json.")
+            _save(out, record)
+    return record
 
 
 def _save(out: Path, experiments: list[Experiment]) -> str:
-    table = save_results(out, "Chapter 6: conv.py (network3)", experiments, NOTES)
-    for exp in experiments:
-        curves = {f"seed {run['seed']}": run["validation"]
-                  for run in exp.runs if run.get("validation")}
-        if curves:
-            plot_series(out / f"{slug(exp.name)}-validation.png", curves,
-                        title=f"{exp.name}: validation accuracy",
-                        xlabel="epoch", ylabel="accuracy (%)")
-    return table
+    return save_results(out, TITLE, experiments, NOTES, series=("validation",))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -627,6 +653,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                              + ", ".join(ALL_NAMES))
     parser.add_argument("--training-size", type=int, default=None,
                         help="train on the first N training images only")
+    parser.add_argument("--lmbdas", nargs="+", type=float, default=None, metavar="L",
+                        help="the lmbdas of regularized_dbl_conv and dbl_conv_relu "
+                             "(default the book's sweeps; 0.1 gives the published "
+                             "dbl_conv_relu alone)")
     parser.add_argument("--repetitions", type=int, default=5,
                         help="dropout nets to train for the ensemble (default 5; "
                              "they train 40 epochs, the book's, unless --epochs is given)")
@@ -640,10 +670,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown experiment(s) {', '.join(unknown)}; "
                      f"choose from {', '.join(ALL_NAMES)}")
-    experiments = run_experiments(
-        args.experiments or None, runs=args.runs, epochs=args.epochs, seed=args.seed,
-        training_size=args.training_size, repetitions=args.repetitions,
-        out=args.out, save_nets=args.save_nets, ensemble_nets=args.nets)
+    try:
+        experiments = run_experiments(
+            args.experiments or None, runs=args.runs, epochs=args.epochs, seed=args.seed,
+            training_size=args.training_size, repetitions=args.repetitions,
+            lmbdas=args.lmbdas, out=args.out, save_nets=args.save_nets,
+            ensemble_nets=args.nets)
+    except (OSError, data_files.DataFileError, network3.NetworkFileError) as error:
+        parser.exit(1, f"conv.py: {error}\n")  # a missing or unfit file: one message
     print(markdown_table(experiments))
     print(f"Results written to {args.out}")
     return 0

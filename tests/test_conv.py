@@ -3,13 +3,17 @@ and the script.  Networks train for one epoch on a few real MNIST images."""
 
 import json
 import struct
+import subprocess
+import sys
+import textwrap
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import conv
-import mnist_loader
+import data_files
 import network3
 from network3 import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, sigmoid
 
@@ -108,83 +112,157 @@ CONV1 = ("conv", (20, 1, 5, 5), (10, 1, 28, 28), (2, 2))
 CONV2 = ("conv", (40, 20, 5, 5), (10, 20, 12, 12), (2, 2))
 
 
-def check_runs(runs, n, seed, epochs=1):
+def check_runs(nets, record, n, seed, epochs=1):
     """n nets with the seeds seed, seed+1, ... and their results recorded."""
-    assert len(runs) == n
-    assert [net.seed for net in runs] == [seed + j for j in range(n)]
-    recorded = [run for exp in runs.experiments for run in exp.runs]
-    assert [run["seed"] for run in recorded] == [net.seed for net in runs]
-    for net, run in zip(runs, recorded):
+    assert len(nets) == n
+    assert [net.seed for net in nets] == [seed + j for j in range(n)]
+    recorded = [run for exp in record for run in exp.runs]
+    assert [run["seed"] for run in recorded] == [net.seed for net in nets]
+    for net, run in zip(nets, recorded):
         assert len(net.validation_accuracies) == epochs
         assert run["accuracy"][-1] == pytest.approx(100 * net.test_accuracy)
         assert run["validation"] == pytest.approx(
             [100 * v for v in net.validation_accuracies])
 
 
-def test_shallow(small):
-    runs = conv.shallow(n=2, epochs=1, seed=7, data=small)
-    check_runs(runs, 2, 7)
-    assert describe(runs[0]) == [("fc", 784, 100, sigmoid, 0.0), ("softmax", 100, 10, 0.0)]
-    assert runs.experiments[0].published == "97.80%"
+def test_shallow_returns_its_nets_and_records_their_runs(small):
+    record = []
+    nets = conv.shallow(n=2, epochs=1, seed=7, data=small, record=record)
+    assert isinstance(nets, list) and all(isinstance(net, network3.Network) for net in nets)
+    check_runs(nets, record, 2, 7)
+    assert describe(nets[0]) == [("fc", 784, 100, sigmoid, 0.0), ("softmax", 100, 10, 0.0)]
+    assert [e.published for e in record] == ["97.80%"]
+    # Without record= nothing is kept anywhere but on the nets.
+    assert conv.shallow(n=1, epochs=1, seed=7, data=small)[0].seed == 7
 
 
 def test_same_seed_same_result_and_training_size(small):
-    a = conv.shallow(n=1, epochs=1, seed=3, training_size=20, data=small)
-    b = conv.shallow(n=1, epochs=1, seed=3, training_size=20, data=small)
-    assert a.experiments[0].runs == b.experiments[0].runs
-    assert "20 training images" in a.experiments[0].settings
+    a, b = [], []
+    conv.shallow(n=1, epochs=1, seed=3, training_size=20, data=small, record=a)
+    conv.shallow(n=1, epochs=1, seed=3, training_size=20, data=small, record=b)
+    assert a[0].runs == b[0].runs
+    assert "20 training images" in a[0].settings
     with pytest.raises(ValueError, match="training_size"):
         conv.shallow(n=1, epochs=1, training_size=5, data=small)
 
 
-def test_basic_conv_and_omit_FC(small):
-    basic = conv.basic_conv(n=1, epochs=1, data=small)
-    check_runs(basic, 1, conv.SEED)
-    assert describe(basic[0]) == [CONV1 + (sigmoid,), ("fc", 2880, 100, sigmoid, 0.0),
-                                  ("softmax", 100, 10, 0.0)]
+def test_basic_conv_returns_the_last_net_for_plot_filters(small, tmp_path):
+    """As in the book, plot_filters(basic_conv(), 0, 5, 4) draws the 20
+    filters of the last net trained."""
+    record = []
+    net = conv.basic_conv(n=2, epochs=1, data=small, record=record)
+    assert isinstance(net, network3.Network)
+    assert net.seed == conv.SEED + 1  # the second of the two runs
+    assert [run["seed"] for run in record[0].runs] == [conv.SEED, conv.SEED + 1]
+    assert describe(net) == [CONV1 + (sigmoid,), ("fc", 2880, 100, sigmoid, 0.0),
+                             ("softmax", 100, 10, 0.0)]
+    path = tmp_path / "basic_conv_filters.png"
+    conv.plot_filters(conv.basic_conv(n=1, epochs=1, data=small), 0, 5, 4, filename=path)
+    assert png_size(path) == (5 * 60, 4 * 60)
     omit = conv.omit_FC(n=1, epochs=1, data=small)
-    assert describe(omit[0]) == [CONV1 + (sigmoid,), ("softmax", 2880, 10, 0.0)]
+    assert describe(omit) == [CONV1 + (sigmoid,), ("softmax", 2880, 10, 0.0)]
 
 
 def test_dbl_conv_and_its_variants(small):
-    sig = conv.dbl_conv(n=1, epochs=1, data=small)
-    assert describe(sig[0]) == [CONV1 + (sigmoid,), CONV2 + (sigmoid,),
-                                ("fc", 640, 100, sigmoid, 0.0), ("softmax", 100, 10, 0.0)]
-    assert "eta 0.1" in sig.experiments[0].settings
-    assert sig.experiments[0].published == "99.06%"
-    relu = conv.dbl_conv_relu(n=1, epochs=1, data=small)
-    check_runs(relu, 1, conv.SEED)
-    assert describe(relu[0]) == [CONV1 + (ReLU,), CONV2 + (ReLU,),
-                                 ("fc", 640, 100, ReLU, 0.0), ("softmax", 100, 10, 0.0)]
-    assert "eta 0.03, lmbda 0.1," in relu.experiments[0].settings
-    assert relu.experiments[0].published == "99.23%"
-    reg = conv.regularized_dbl_conv(lmbdas=(0.01, 1.0), n=1, epochs=1, data=small)
-    assert len(reg) == 2
-    assert [e.name for e in reg.experiments] == ["regularized_dbl_conv lmbda=0.01",
-                                                "regularized_dbl_conv lmbda=1.0"]
+    record = []
+    sig = conv.dbl_conv(n=1, epochs=1, data=small, record=record)
+    assert describe(sig) == [CONV1 + (sigmoid,), CONV2 + (sigmoid,),
+                             ("fc", 640, 100, sigmoid, 0.0), ("softmax", 100, 10, 0.0)]
+    assert "eta 0.1" in record[0].settings
+    assert record[0].published == "99.06%"
+    record = []
+    assert conv.dbl_conv_relu(lmbdas=(0.1,), n=1, epochs=1, data=small, record=record) is None
+    [relu] = record
+    assert relu.name == "dbl_conv_relu" and relu.published == "99.23%"
+    assert "eta 0.03, lmbda 0.1," in relu.settings
+    record = []
+    assert conv.regularized_dbl_conv(lmbdas=(0.01, 1.0), n=1, epochs=1, data=small,
+                                     record=record) is None
+    assert [e.name for e in record] == ["regularized_dbl_conv lmbda=0.01",
+                                        "regularized_dbl_conv lmbda=1.0"]
+    assert [len(e.runs) for e in record] == [1, 1]
+
+
+def test_the_lmbda_sweeps_default_to_the_books(small, monkeypatch):
+    """dbl_conv_relu() trains 3 ReLU nets for each of the book's nine
+    lmbdas, regularized_dbl_conv() 3 sigmoid nets for each of eight; SGD
+    is replaced by a stand-in that records its arguments instead of training."""
+    calls = []
+
+    def sgd(net, training_data, epochs, mini_batch_size, eta, validation_data,
+            test_data, lmbda=0.0):
+        calls.append((net.layers[0].activation_fn, epochs, mini_batch_size, eta, lmbda))
+    monkeypatch.setattr(network3.Network, "SGD", sgd)
+    record = []
+    conv.dbl_conv_relu(data=small, record=record)
+    nine = [0.0, 0.00001, 0.0001, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0]
+    assert calls == [(ReLU, 60, 10, 0.03, lmbda) for lmbda in nine for _ in range(3)]
+    assert len(record) == 9 and all(len(e.runs) == 3 for e in record)
+    calls.clear()
+    conv.regularized_dbl_conv(data=small)
+    assert calls == [(sigmoid, 60, 10, 0.1, lmbda) for lmbda in nine[1:] for _ in range(3)]
 
 
 def test_expanded_data_architectures(small):
-    one = conv.expanded_data(300, runs=1, epochs=1, data=small)
-    check_runs(one, 1, conv.SEED)
-    assert describe(one[0])[2:] == [("fc", 640, 300, ReLU, 0.0), ("softmax", 300, 10, 0.0)]
-    assert one.experiments[0].published == "99.46%"
+    record = []
+    one = conv.expanded_data(300, runs=1, epochs=1, data=small, record=record)
+    check_runs([one], record, 1, conv.SEED)
+    assert describe(one)[2:] == [("fc", 640, 300, ReLU, 0.0), ("softmax", 300, 10, 0.0)]
+    assert record[0].published == "99.46%"
     two = conv.expanded_data_double_fc(100, runs=1, epochs=1, data=small)
-    assert describe(two[0]) == [CONV1 + (ReLU,), CONV2 + (ReLU,),
-                                ("fc", 640, 100, ReLU, 0.0), ("fc", 100, 100, ReLU, 0.0),
-                                ("softmax", 100, 10, 0.0)]
-    drop = conv.double_fc_dropout(0.5, 0.4, 0.3, 2, epochs=1, data=small)
-    check_runs(drop, 2, conv.SEED)
+    assert describe(two) == [CONV1 + (ReLU,), CONV2 + (ReLU,),
+                             ("fc", 640, 100, ReLU, 0.0), ("fc", 100, 100, ReLU, 0.0),
+                             ("softmax", 100, 10, 0.0)]
+    record = []
+    drop = conv.double_fc_dropout(0.5, 0.4, 0.3, 2, epochs=1, data=small, record=record)
+    check_runs(drop, record, 2, conv.SEED)
     assert describe(drop[1]) == [CONV1 + (ReLU,), CONV2 + (ReLU,),
                                  ("fc", 640, 1000, ReLU, 0.5), ("fc", 1000, 1000, ReLU, 0.4),
                                  ("softmax", 1000, 10, 0.3)]
-    assert "eta 0.03, lmbda 0.0," in drop.experiments[0].settings
+    assert "eta 0.03, lmbda 0.0," in record[0].settings
+
+
+def test_save_nets_keeps_every_net(small, tmp_path):
+    conv.shallow(n=2, epochs=1, seed=4, data=small, save_nets=tmp_path)
+    saved = sorted(tmp_path.iterdir())
+    assert [p.name for p in saved] == ["shallow-seed4.pt", "shallow-seed5.pt"]
+    assert network3.load(saved[1]).seed == 5
 
 
 def test_expanded_data_without_the_file_says_how_to_make_it(tmp_path, monkeypatch):
-    monkeypatch.setenv(mnist_loader.DATA_DIR_ENV, str(tmp_path))
-    with pytest.raises(mnist_loader.DataFileError, match="expand_mnist.py"):
+    monkeypatch.setenv(data_files.DATA_DIR_ENV, str(tmp_path))
+    with pytest.raises(data_files.DataFileError, match="expand_mnist.py"):
         conv.expanded_data(runs=1, epochs=1)
+
+
+def test_the_books_module_level_data_loads_on_first_use():
+    """conv.training_data, validation_data and test_data exist as in the
+    book's conv.py, but importing conv does not load MNIST."""
+    script = textwrap.dedent("""
+        import network3
+        loads = []
+        load = network3.load_data_shared
+        network3.load_data_shared = lambda *args: loads.append(args) or load(*args)
+        import conv
+        assert loads == [], loads
+        x, y = conv.training_data
+        assert loads == [()], loads
+        assert tuple(x.shape) == (50000, 784) and tuple(y.shape) == (50000,)
+        assert network3.size(conv.validation_data) == network3.size(conv.test_data) == 10000
+        assert conv.training_data[0] is x and len(loads) == 1
+        try:
+            conv.no_such_name
+        except AttributeError as error:
+            assert "no_such_name" in str(error)
+        else:
+            raise AssertionError("conv.no_such_name did not raise")
+        print("ok")
+    """)
+    src = Path(conv.__file__).parent
+    done = subprocess.run([sys.executable, "-c", script], cwd=src, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("ok")
 
 
 #### Pictures
@@ -203,7 +281,7 @@ def test_plot_errors_writes_one_panel_per_error(tmp_path, small):
 
 
 def test_plot_filters(tmp_path, small):
-    net = conv.dbl_conv(n=1, epochs=1, data=small)[0]
+    net = conv.dbl_conv(n=1, epochs=1, data=small)
     conv.plot_filters(net, 0, 5, 4, tmp_path / "layer0.png")
     assert png_size(tmp_path / "layer0.png") == (5 * 60, 4 * 60)
     conv.plot_filters(net, 1, 8, 5, tmp_path / "layer1.png")
@@ -232,6 +310,13 @@ def test_script_writes_results_and_table(tmp_path, capsys):
 def test_script_rejects_unknown_experiments(tmp_path):
     with pytest.raises(SystemExit):
         conv.main(["no_such_experiment", "--out", str(tmp_path)])
+
+
+def test_script_says_in_one_line_that_a_network_file_is_missing(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        conv.main(["ensemble", "--nets", str(tmp_path / "none.pt"), "--out", str(tmp_path)])
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err == f"conv.py: {tmp_path / 'none.pt'}: no such network file\n"
 
 
 def test_run_experiments_ensemble(tmp_path, small):

@@ -25,6 +25,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
+import data_files
 import mnist_loader
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,9 +153,9 @@ def test_the_path_cell_finds_src_from_the_root_and_from_notebooks(monkeypatch, t
 def mnist_pickle():
     """Build data/mnist.pkl.gz (from the IDX files) before the first
     notebook needs it, so that no notebook's run includes the build."""
-    path = mnist_loader.data_dir() / mnist_loader.PICKLE_NAME
+    path = data_files.data_dir() / data_files.PICKLE_NAME
     if not path.exists():
-        mnist_loader.build_pickle(path)
+        data_files.build_pickle(path)
     return path
 
 
@@ -167,7 +168,7 @@ def small_expanded_file(tmp_path_factory):
     training, validation, test = mnist_loader.load_data()
     expanded = expand_mnist.expand(training[0][:500], training[1][:500])
     path = tmp_path_factory.mktemp("expanded") / "mnist_expanded.pkl.gz"
-    mnist_loader.write_pickle(path, (expanded, validation, test), compresslevel=1)
+    data_files.write_pickle(path, (expanded, validation, test), compresslevel=1)
     return path
 
 
