@@ -82,12 +82,13 @@ def tanh(z: torch.Tensor) -> torch.Tensor:
     return torch.tanh(z)
 
 
-# Names under which save() records an activation function.  PyTorch's own
-# functions are accepted as the same thing.
+# Names under which save() records an activation function; PyTorch's own
+# functions are saved as the same thing.
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "linear": linear, "ReLU": ReLU, "sigmoid": sigmoid, "tanh": tanh}
-_ACTIVATION_ALIASES = {torch.sigmoid: "sigmoid", torch.tanh: "tanh",
-                       torch.relu: "ReLU", F.relu: "ReLU"}
+_ACTIVATION_NAMES = {**{fn: name for name, fn in ACTIVATIONS.items()},
+                     torch.sigmoid: "sigmoid", torch.tanh: "tanh",
+                     torch.relu: "ReLU", F.relu: "ReLU"}
 
 
 #### Where to compute
@@ -205,14 +206,12 @@ class Network:
     """A stack of layers trained by mini-batch stochastic gradient descent.
 
     ``layers`` is a list such as ``[ConvPoolLayer(...),
-    FullyConnectedLayer(...), SoftmaxLayer(...)]``; each layer's input must
-    fit the previous layer's output, which is checked here.  Training uses
-    mini-batches of exactly ``mini_batch_size`` examples.
-
-    Beyond the book: ``seed`` (optional) seeds the dropout masks of this
-    network alone (otherwise they come from torch's global generator, set by
-    ``torch.manual_seed``); ``capture=False`` turns off CUDA-graph capture of
-    the training step (it only ever happens on a GPU).
+    FullyConnectedLayer(...), SoftmaxLayer(...)]``, each layer's input
+    fitting the previous layer's output (this is checked); training uses
+    mini-batches of exactly ``mini_batch_size``.  Beyond the book: ``seed``
+    seeds this network's own dropout masks (else torch's global generator
+    is used), and ``capture=False`` turns off the CUDA-graph capture of
+    the training step on a GPU.
     """
 
     def __init__(self, layers: Sequence, mini_batch_size: int, *,
@@ -266,10 +265,10 @@ class Network:
         ``test_accuracy``.
         """
         _check_sgd(self, mini_batch_size)
-        training_x, training_y = self._on_device(training_data, "training_data")
-        validation_x, validation_y = self._on_device(validation_data, "validation_data")
+        training_x, training_y = _on_device(self, training_data, "training_data")
+        validation_x, validation_y = _on_device(self, validation_data, "validation_data")
         if test_data is not None:
-            test_x, test_y = self._on_device(test_data, "test_data")
+            test_x, test_y = _on_device(self, test_data, "test_data")
 
         # compute number of mini-batches for training, validation and testing
         num_training_batches = size(training_data) // mini_batch_size
@@ -337,12 +336,10 @@ class Network:
         """One step of gradient descent on the mini-batch (x, y).
 
         The book's cost is the last layer's log-likelihood on the dropout
-        path plus the L2 term ``0.5*lmbda*sum(w**2)/num_training_batches``
-        over every layer's weights (not its biases), and each parameter
-        moves to ``param - eta*grad``.  The L2 term's gradient is
-        ``(lmbda/num_training_batches)*w``, so its part of the step is the
-        weight decay ``w -> (1 - eta*lmbda/num_training_batches)*w`` of
-        chapter 3, and autograd is left the log-likelihood alone.
+        path plus ``0.5*lmbda*sum(w**2)/num_training_batches`` over every
+        layer's weights (not biases), and each parameter moves to ``param -
+        eta*grad``.  The L2 term's gradient is (lmbda/num_training_batches)*w,
+        so its part of the step is chapter 3's weight decay, applied first.
         """
         self.x, self.y = x, y
         self.feedforward(None, x)
@@ -372,43 +369,26 @@ class Network:
     def accuracy(self, data) -> float:
         """The accuracy on ``data``, an (x, y) pair, as SGD reports it: the
         mean over its full mini-batches of the fraction classified right."""
-        x, y = self._on_device(data, "data")
+        x, y = _on_device(self, data, "data")
         n = (size(data) // self.mini_batch_size) * self.mini_batch_size
         _check_enough(n, self.mini_batch_size, "data")
         with _ieee_float32():
             return self._accuracy(x, y, n)
 
     def predict(self, x) -> np.ndarray:
-        """The digits the trained network sees in images ``x``.
-
-        ``x`` is a tensor or array holding any number of images, one per
-        row (shape (n, 784) for MNIST), or a single image.  Returns an int64
-        numpy array of n labels, computed in large batches on the device.
+        """The digits the trained network sees in images ``x``: a tensor or
+        array of any number of images, one per row (shape (n, 784) for
+        MNIST), or a single image.  Returns an int64 numpy array of n labels.
         """
         x = _images(self, torch.as_tensor(x, dtype=torch.float32).to(device))
         with _ieee_float32():
             return self._y_out(x).cpu().numpy()
 
-    def _on_device(self, data, name: str):
-        """(x, y) as float32 and int64 tensors on the device, checked."""
-        try:
-            x, y = data
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be an (x, y) pair, such as one of the "
-                             f"three load_data_shared() returns") from None
-        x = torch.as_tensor(x, dtype=torch.float32).to(device)
-        y = torch.as_tensor(y).to(device)
-        _check_data(self, x, y, name)
-        return x, y.to(torch.int64)
-
     #### Saving
     def save(self, filename: str | os.PathLike) -> None:
-        """Save the architecture (as JSON) and the weights to ``filename``.
-
-        The file is written atomically and read back by ``network3.load``,
-        which never runs code from it.  The network's ``seed`` is kept too,
-        as a record of the run that trained it.
-        """
+        """Save the architecture (as JSON), the weights and the ``seed`` (a
+        record of the run) to ``filename``, atomically; ``network3.load``
+        reads it back without running code from it."""
         blob = {"format": _FORMAT, "version": _VERSION,
                 "mini_batch_size": self.mini_batch_size,
                 "seed": self.seed,
@@ -605,11 +585,8 @@ class NetworkFileError(ValueError):
 
 
 def _activation_name(fn) -> str:
-    for name, known in ACTIVATIONS.items():
-        if fn is known:
-            return name
-    if fn in _ACTIVATION_ALIASES:
-        return _ACTIVATION_ALIASES[fn]
+    with contextlib.suppress(KeyError, TypeError):
+        return _ACTIVATION_NAMES[fn]
     raise ValueError(
         f"cannot save the activation function {fn!r}; save() knows only "
         f"{', '.join(ACTIVATIONS)}")
@@ -644,58 +621,54 @@ def load(filename: str | os.PathLike) -> Network:
         raise NetworkFileError(
             f"{path}: not a network saved by network3 ({type(e).__name__}: "
             f"{str(e).splitlines()[0] if str(e) else ''})") from None
-
-    def bad(problem: str) -> NetworkFileError:
-        return NetworkFileError(f"{path}: malformed network file: {problem}")
-
-    if not isinstance(blob, dict) or blob.get("format") != _FORMAT:
-        raise bad("it does not say it holds a network3 network")
-    if blob.get("version") != _VERSION:
-        raise bad(f"version {blob.get('version')!r}, this module reads {_VERSION}")
     try:
-        configs = json.loads(blob["architecture"])
-        mini_batch_size = blob["mini_batch_size"]
-        saved_params = blob["params"]
-    except (KeyError, TypeError, ValueError) as e:
-        raise bad(f"unreadable architecture or missing entry ({e})") from None
-    seed = blob.get("seed")  # absent from files saved before it was kept
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise bad(f"the seed is {seed!r}, not an integer")
-    if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
-        raise bad("the architecture is not a list of layers")
-    layers = []
-    # A private generator for the throw-away initial weights, so that loading
-    # leaves numpy's global random state alone.
-    rng = np.random.RandomState(0)
-    try:
-        for config in configs:
-            config = dict(config)
-            kind = config.pop("type", None)
-            if kind not in _LAYER_TYPES:
-                raise ValueError(f"unknown layer type {kind!r}")
-            if "activation_fn" in config:
-                name = config["activation_fn"]
-                if name not in ACTIVATIONS:
-                    raise ValueError(f"unknown activation function {name!r}")
-                config["activation_fn"] = ACTIVATIONS[name]
-            if kind != "SoftmaxLayer":
-                config["rng"] = rng
-            layers.append(_LAYER_TYPES[kind](**config))
-        net = Network(layers, mini_batch_size, seed=seed)
+        if not isinstance(blob, dict) or blob.get("format") != _FORMAT:
+            raise ValueError("it does not say it holds a network3 network")
+        if blob.get("version") != _VERSION:
+            raise ValueError(f"version {blob.get('version')!r}, this module reads {_VERSION}")
+        try:
+            configs = json.loads(blob["architecture"])
+            mini_batch_size, saved_params = blob["mini_batch_size"], blob["params"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"unreadable architecture or missing entry ({e})") from None
+        seed = blob.get("seed")  # absent from files saved before it was kept
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"the seed is {seed!r}, not an integer")
+        if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
+            raise ValueError("the architecture is not a list of layers")
+        # A generator of its own for the throw-away initial weights, so that
+        # loading leaves numpy's global random state alone.
+        rng = np.random.RandomState(0)
+        net = Network([_layer_from_config(dict(config), rng) for config in configs],
+                      mini_batch_size, seed=seed)
+        if not isinstance(saved_params, list) or len(saved_params) != len(net.params):
+            raise ValueError(f"expected {len(net.params)} weight tensors for this architecture")
+        for j, (param, saved) in enumerate(zip(net.params, saved_params)):
+            if not isinstance(saved, torch.Tensor) or saved.shape != param.shape:
+                got = tuple(saved.shape) if isinstance(saved, torch.Tensor) else type(saved).__name__
+                raise ValueError(f"weight tensor {j} is {got}, expected {tuple(param.shape)}")
+            if saved.dtype != torch.float32:
+                raise ValueError(f"weight tensor {j} is {saved.dtype}, expected float32")
     except (TypeError, ValueError) as e:
-        raise bad(str(e)) from None
-    if not isinstance(saved_params, list) or len(saved_params) != len(net.params):
-        raise bad(f"expected {len(net.params)} weight tensors for this architecture")
-    for j, (param, saved) in enumerate(zip(net.params, saved_params)):
-        if not isinstance(saved, torch.Tensor) or saved.shape != param.shape:
-            got = tuple(saved.shape) if isinstance(saved, torch.Tensor) else type(saved).__name__
-            raise bad(f"weight tensor {j} is {got}, expected {tuple(param.shape)}")
-        if saved.dtype != torch.float32:
-            raise bad(f"weight tensor {j} is {saved.dtype}, expected float32")
+        raise NetworkFileError(f"{path}: malformed network file: {e}") from None
     with torch.no_grad():
         for param, saved in zip(net.params, saved_params):
             param.copy_(saved)
     return net
+
+
+def _layer_from_config(config: dict, rng):
+    """The layer that ``_layer_config`` describes, with throw-away weights."""
+    kind = config.pop("type", None)
+    if kind not in _LAYER_TYPES:
+        raise ValueError(f"unknown layer type {kind!r}")
+    if "activation_fn" in config:
+        if config["activation_fn"] not in ACTIVATIONS:
+            raise ValueError(f"unknown activation function {config['activation_fn']!r}")
+        config["activation_fn"] = ACTIVATIONS[config["activation_fn"]]
+    if kind != "SoftmaxLayer":
+        config["rng"] = rng
+    return _LAYER_TYPES[kind](**config)
 
 
 #### Input checks: each raises ValueError with a message saying what is wrong
@@ -799,7 +772,15 @@ def _check_enough(count: int, mini_batch_size: int, name: str) -> None:
                          f"mini-batch of {mini_batch_size}")
 
 
-def _check_data(net: Network, x: torch.Tensor, y: torch.Tensor, name: str) -> None:
+def _on_device(net: Network, data, name: str):
+    """(x, y) as float32 and int64 tensors on the device, checked."""
+    try:
+        x, y = data
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an (x, y) pair, such as one of the "
+                         f"three load_data_shared() returns") from None
+    x = torch.as_tensor(x, dtype=torch.float32).to(device)
+    y = torch.as_tensor(y).to(device)
     n_in = _input_size(net.layers[0])
     if x.ndim < 2 or (n_in is not None and int(np.prod(x.shape[1:])) != n_in):
         raise ValueError(f"{name}: images of shape {tuple(x.shape)} do not fit "
@@ -807,6 +788,7 @@ def _check_data(net: Network, x: torch.Tensor, y: torch.Tensor, name: str) -> No
     if y.shape != (x.shape[0],) or y.dtype.is_floating_point:
         raise ValueError(f"{name}: labels of shape {tuple(y.shape)} and type "
                          f"{y.dtype} do not match {x.shape[0]} images")
+    return x, y.to(torch.int64)
 
 
 def _images(net: Network, x: torch.Tensor) -> torch.Tensor:
@@ -830,14 +812,13 @@ class CUDAGraphSteps:
     the index j read from a counter on the device.
 
     A mini-batch of 10 leaves a GPU idle while Python launches the step's
-    few dozen small kernels one at a time.  So on a GPU, after
-    ``warmup_steps`` eager steps on a side stream, one step is recorded as
-    a CUDA graph and replayed for every later one (8.5-11x the eager steps
-    per second on an H200).  A graph replays the same memory each time, so
-    the step cannot be handed a new slice of the data: it reads its
-    mini-batch at the counter, then advances it; calling with index 0 (a
-    new epoch) resets it.  If the capture fails, training goes on eagerly,
-    with a warning.  On a CPU every step is eager, as in SGD's plain loop.
+    small kernels one by one.  So on a GPU, after ``warmup_steps`` eager
+    steps on a side stream, one step is recorded as a CUDA graph and
+    replayed for all later ones (8.5-11x the eager steps per second on an
+    H200).  A graph replays the same memory, so the step reads its
+    mini-batch at the counter and advances it; index 0 (a new epoch)
+    resets it.  If the capture fails, training goes on eagerly, with a
+    warning.  On a CPU every step is eager, as in SGD's plain loop.
     """
 
     warmup_steps = 3
