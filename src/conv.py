@@ -129,10 +129,10 @@ def _data(data, training_size: int | None, expanded: bool = False):
     """The (training, validation, test) data of an experiment: ``data`` if
     given, else MNIST (with the expanded training images if ``expanded``),
     the training data cut to its first ``training_size`` examples."""
-    if data is None:
+    if data is None and expanded:  # the expanded file first: it is the one likely missing
+        data = (expanded_training_data(), *standard_data()[1:])
+    elif data is None:
         data = standard_data()
-        if expanded:
-            data = (expanded_training_data(),) + tuple(data[1:])
     training, validation, test = data
     if training_size is not None:
         if training_size < mini_batch_size:

@@ -201,6 +201,12 @@ def test_the_lmbda_sweeps_default_to_the_books(small, monkeypatch):
     calls.clear()
     conv.regularized_dbl_conv(data=small)
     assert calls == [(sigmoid, 60, 10, 0.1, lmbda) for lmbda in nine[1:] for _ in range(3)]
+    # The script's --lmbdas (here run_experiments' lmbdas) narrows the sweep.
+    calls.clear()
+    experiments = conv.run_experiments(["dbl_conv_relu"], runs=1, lmbdas=[0.1, 1.0],
+                                       data=small)
+    assert [e.name for e in experiments] == ["dbl_conv_relu", "dbl_conv_relu lmbda=1.0"]
+    assert [call[-1] for call in calls] == [0.1, 1.0]
 
 
 def test_expanded_data_architectures(small):
