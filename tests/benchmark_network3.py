@@ -10,12 +10,21 @@ goal is a ratio of at most 1.15.  Runs alternate between the two loops;
 the figures are the fastest of ``--repeats`` runs of each (the machine may
 be shared) and their median.
 
+CPU, threads: one epoch with the default settings (PyTorch's default
+thread count, which network3's ``CPU_TRAINING_THREADS`` overrides while SGD
+runs) while another process keeps one core busy, against the same epoch
+after ``torch.set_num_threads(1)``.  The goal is a ratio of at most 1.2.
+For contrast it also times the default threads with network3's choice
+turned off (``CPU_TRAINING_THREADS = None``), on fewer images as it is slow.
+The busy process is a bounded Python loop, killed at the end.
+
 CUDA (when a GPU is present): training steps per second at mini-batch 10
 with the step run eagerly and with it captured as a CUDA graph (goal: at
 least 3x), plus checks that both give the same network and that save/load
 round-trips on the GPU.
 
     python tests/benchmark_network3.py [--threads 1] [--repeats 3] [--nets shallow basic_conv]
+        [--busy-images 10000] [--skip-hand-loop]
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import argparse
 import contextlib
 import io
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +51,7 @@ from network3 import (ConvPoolLayer, FullyConnectedLayer, Network,  # noqa: E402
 
 MB = 10
 ETA = 0.1
+DEFAULT_THREADS = torch.get_num_threads()  # before main() changes it
 
 
 def make_network(name: str, seed: int, **kwargs) -> Network:
@@ -130,6 +141,55 @@ def cpu_comparison(names, data, repeats: int) -> None:
               f"{acc_ours:.2%} / {acc_theirs:.2%}")
 
 
+def busy_core_comparison(names, data, n_images: int, repeats: int) -> None:
+    """Default threads against one thread, with one core kept busy."""
+    training_data, validation_data, test_data = data
+    n_eval, n_unlimited = min(n_images, 1000), max(MB, n_images // 5)
+
+    def part(d, n):
+        return (d[0][:n], d[1][:n])
+
+    def epoch(name: str, threads: int, n: int) -> float:
+        net = make_network(name, seed=1)
+        torch.set_num_threads(threads)
+        start = time.perf_counter()
+        network3_epoch(net, part(training_data, n), part(validation_data, n_eval),
+                       part(test_data, n_eval))
+        return time.perf_counter() - start
+
+    busy = subprocess.Popen([sys.executable, "-c", (
+        "import time\nend = time.time() + 900\nwhile time.time() < end:\n    pass")])
+    saved_threads, saved_choice = torch.get_num_threads(), network3.CPU_TRAINING_THREADS
+    try:
+        time.sleep(0.5)  # let the busy loop start
+        print(f"\nCPU, one core kept busy by another process (pid {busy.pid}): one "
+              f"epoch of {n_images:,} training images in mini-batches of {MB}, then "
+              f"{n_eval:,} validation and {n_eval:,} test images; PyTorch's default is "
+              f"{DEFAULT_THREADS} thread(s), network3.CPU_TRAINING_THREADS = "
+              f"{saved_choice}; fastest of {repeats}")
+        print(f"{'network':<12} {'default (s)':>12} {'1 thread (s)':>13} "
+              f"{'ratio':>7}   on {n_unlimited:,} images: CPU_TRAINING_THREADS=None "
+              f"with default threads / 1 thread")
+        for name in names:
+            default, one = [], []
+            for _ in range(repeats):
+                default.append(epoch(name, DEFAULT_THREADS, n_images))
+                one.append(epoch(name, 1, n_images))
+            network3.CPU_TRAINING_THREADS = None
+            try:
+                unlimited = epoch(name, DEFAULT_THREADS, n_unlimited)
+            finally:
+                network3.CPU_TRAINING_THREADS = saved_choice
+            small = epoch(name, 1, n_unlimited)
+            print(f"{name:<12} {min(default):>12.2f} {min(one):>13.2f} "
+                  f"{min(default) / min(one):>7.3f}   {unlimited:.2f} s / {small:.2f} s "
+                  f"= {unlimited / small:.1f}x")
+    finally:
+        busy.kill()
+        busy.wait()
+        torch.set_num_threads(saved_threads)
+
+
 def cuda_comparison(names, data) -> None:
     training_data, validation_data, test_data = data
     few = (validation_data[0][:MB], validation_data[1][:MB])
@@ -173,11 +233,17 @@ def main() -> None:
                         help="CPU runs of each loop (default 3)")
     parser.add_argument("--nets", nargs="+", default=["shallow", "basic_conv"],
                         choices=["shallow", "basic_conv"])
+    parser.add_argument("--busy-images", type=int, default=10000,
+                        help="training images for the busy-core comparison (default 10000)")
+    parser.add_argument("--skip-hand-loop", action="store_true",
+                        help="skip the comparison with the hand-written loop")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = network3.load_data_shared()
     if network3.device.type == "cpu":
-        cpu_comparison(args.nets, data, args.repeats)
+        if not args.skip_hand_loop:
+            cpu_comparison(args.nets, data, args.repeats)
+        busy_core_comparison(args.nets, data, args.busy_images, args.repeats)
     else:
         cuda_comparison(args.nets, data)
         print("\n(for the CPU comparison, run again with NNDL_FORCE_CPU=1)")
