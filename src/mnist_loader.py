@@ -24,11 +24,6 @@ import os
 import numpy as np
 
 import data_files
-# The first move of the file handling to data_files keeps these names
-# importable from here while the other modules switch to data_files.
-from data_files import (DATA_DIR_ENV, IDX_FILES, MIRRORS, PICKLE_NAME,  # noqa: F401
-                        DataFileError, atomic_path, build_pickle, check_book_format,
-                        data_dir, fetch, parse_idx, read_idx, read_pickle, write_pickle)
 
 
 def load_data(filename: str | os.PathLike | None = None):

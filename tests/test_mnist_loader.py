@@ -4,6 +4,7 @@ atomic writes."""
 
 import gzip
 import hashlib
+import inspect
 import io
 import os
 import pickle
@@ -71,6 +72,14 @@ def test_load_data_wrapper_returns_lists_of_columns():
 def test_vectorized_result():
     e = mnist_loader.vectorized_result(3)
     assert e.shape == (10, 1) and e[3, 0] == 1.0 and e.sum() == 1.0
+
+
+def test_mnist_loader_offers_just_the_books_three_functions():
+    """The file handling is reached through data_files, not re-exported here."""
+    public = {name for name, value in vars(mnist_loader).items()
+              if not name.startswith("_") and not inspect.ismodule(value)
+              and name != "annotations"}
+    assert public == {"load_data", "load_data_wrapper", "vectorized_result"}
 
 
 def test_data_dir_honours_the_environment_variable(monkeypatch, tmp_path):
