@@ -117,9 +117,13 @@ def cross_entropy(data: Data, opts: Options) -> Outcome:
     for hidden, published in ((30, "95.49%"), (100, "96.82%")):
         exp = Experiment(f"cross-entropy [784, {hidden}, 10]", f"{published} test",
                          f"large init, eta 0.5, {epochs} epochs, test")
-        exp.repeat(opts.seeds(), lambda seed: percent(train(
-            [784, hidden, 10], data.training, epochs, 0.5, large_init=True,
-            evaluation_data=data.test, monitor_evaluation_accuracy=True)[1], len(data.test)))
+
+        def one_run(seed):
+            _, accuracy, _, _ = train([784, hidden, 10], data.training, epochs, 0.5,
+                                      large_init=True, evaluation_data=data.test,
+                                      monitor_evaluation_accuracy=True)
+            return percent(accuracy, len(data.test))
+        exp.repeat(opts.seeds(), one_run)
         experiments.append(exp)
     return Outcome(experiments)
 
@@ -248,10 +252,14 @@ def l2_100_hidden(data: Data, opts: Options) -> Outcome:
         epochs = opts.epochs(book_epochs)
         exp = Experiment(f"[784, 100, 10], lmbda 5.0, eta {eta}", published,
                          f"large init, {epochs} epochs, validation")
-        exp.repeat(opts.seeds(), lambda seed: percent(train(
-            [784, 100, 10], data.training, epochs, eta, lmbda=5.0, large_init=True,
-            evaluation_data=data.validation, monitor_evaluation_accuracy=True)[1],
-            len(data.validation)))
+
+        def one_run(seed):
+            _, accuracy, _, _ = train([784, 100, 10], data.training, epochs, eta,
+                                      lmbda=5.0, large_init=True,
+                                      evaluation_data=data.validation,
+                                      monitor_evaluation_accuracy=True)
+            return percent(accuracy, len(data.validation))
+        exp.repeat(opts.seeds(), one_run)
         experiments.append(exp)
     return Outcome(experiments)
 
@@ -274,10 +282,14 @@ def weight_init(data: Data, opts: Options) -> Outcome:
             exp = Experiment(f"weight init [784, {hidden}, 10], {init_name(large_init)}",
                              published[hidden, large_init] + " (val)",
                              f"lmbda 5.0, eta 0.1, {epochs} epochs, validation")
-            exp.repeat(opts.seeds(), lambda seed: percent(train(
-                [784, hidden, 10], data.training, epochs, 0.1, lmbda=5.0,
-                large_init=large_init, evaluation_data=data.validation,
-                monitor_evaluation_accuracy=True)[1], len(data.validation)))
+
+            def one_run(seed):
+                _, accuracy, _, _ = train([784, hidden, 10], data.training, epochs, 0.1,
+                                          lmbda=5.0, large_init=large_init,
+                                          evaluation_data=data.validation,
+                                          monitor_evaluation_accuracy=True)
+                return percent(accuracy, len(data.validation))
+            exp.repeat(opts.seeds(), one_run)
             experiments.append(exp)
             curves[f"{init_name(large_init)}, seed {exp.runs[0]['seed']}"] = \
                 exp.runs[0]["accuracy"]
