@@ -270,7 +270,7 @@ class Network:
         if test_data is not None:
             test_x, test_y = _on_device(self, test_data, "test_data")
 
-        # compute number of mini-batches for training, validation and testing
+        # how many full mini-batches each data set holds
         num_training_batches = size(training_data) // mini_batch_size
         num_validation_batches = size(validation_data) // mini_batch_size
         _check_enough(num_training_batches, mini_batch_size, "training_data")
@@ -281,12 +281,15 @@ class Network:
             self.test_mb_predictions = lambda i: self.predict(
                 test_x[i * mini_batch_size:(i + 1) * mini_batch_size])
 
-        # On a GPU the steps run as a CUDA graph (see the last section).
+        # Each step is gradient descent on the book's regularized cost,
+        # log-likelihood + 0.5*lmbda*sum(w**2)/num_training_batches: every
+        # parameter moves to param - eta*grad (see update_mini_batch).  On a
+        # GPU the steps are replayed as a CUDA graph (the last section).
         captured_steps = (CUDAGraphSteps(self, training_x, training_y, eta, lmbda,
                                          num_training_batches)
                           if self.capture and device.type == "cuda" else None)
 
-        # do the actual training
+        # train, measuring accuracy after each epoch
         self.validation_accuracies, self.test_accuracies = [], []
         self.best_validation_accuracy = self.best_iteration = self.test_accuracy = None
         best_validation_accuracy = 0.0
@@ -420,7 +423,7 @@ class ConvPoolLayer:
         self.activation_fn = activation_fn
         self.output_shape = _check_conv_shapes(self.filter_shape, self.image_shape,
                                                self.poolsize)
-        # initialize weights and biases
+        # the initial weights and biases, drawn in the book's order
         filters, _, fh, fw = self.filter_shape
         n_out = filters * fh * fw / np.prod(self.poolsize)
         rng = np.random if rng is None else rng
@@ -439,8 +442,8 @@ class ConvPoolLayer:
     def set_inpt(self, inpt, inpt_dropout, mini_batch_size: int) -> None:
         """Compute ``output`` from ``inpt`` (inference path, any number of
         images) and/or ``output_dropout`` from ``inpt_dropout`` (dropout
-        path, one mini-batch); either may be None.  There is no dropout in
-        the convolutional layers, so the two paths compute the same thing."""
+        path, one mini-batch); either may be None.  Convolutional layers use
+        no dropout, so both paths compute the same thing."""
         if inpt is not None:
             self.inpt = inpt.reshape(-1, *self.image_shape[1:])
             conv_out = F.conv2d(self.inpt, self.w)
@@ -476,7 +479,7 @@ class FullyConnectedLayer:
         self.activation_fn = activation_fn
         self.p_dropout = _probability(p_dropout)
         self.output_shape = (self.n_out,)
-        # Initialize weights and biases
+        # the initial weights and biases
         rng = np.random if rng is None else rng
         self.w = _param(rng.normal(loc=0.0, scale=np.sqrt(1.0 / self.n_out),
                                    size=(self.n_in, self.n_out)))
@@ -516,7 +519,7 @@ class SoftmaxLayer:
         self.n_out = _positive_int(n_out, "n_out")
         self.p_dropout = _probability(p_dropout)
         self.output_shape = (self.n_out,)
-        # Initialize weights and biases
+        # the initial weights and biases
         self.w = _param(np.zeros((self.n_in, self.n_out)))
         self.b = _param(np.zeros((self.n_out,)))
         self.params = [self.w, self.b]
