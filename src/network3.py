@@ -352,7 +352,7 @@ class Network:
                 for layer in self.layers:
                     layer.w *= 1.0 - eta * lmbda / num_training_batches
             for param, grad in zip(self.params, grads):
-                param -= eta * grad
+                param.sub_(grad, alpha=eta)  # param -= eta * grad, with no temporary
 
     #### Accuracy and predictions
     def _y_out(self, x: torch.Tensor) -> torch.Tensor:
