@@ -170,13 +170,9 @@ def load_data_shared(filename: str | os.PathLike | None = None):
     anywhere.
     """
     path = None if filename is None else _find_data_file(filename)
-    data = mnist_loader.load_data(path)
-
-    def shared(pair):
-        x, y = pair
-        return (torch.as_tensor(x, dtype=torch.float32).to(device),
-                torch.as_tensor(y, dtype=torch.int64).to(device))
-    return [shared(pair) for pair in data]
+    return [(torch.as_tensor(x, dtype=torch.float32).to(device),
+             torch.as_tensor(y, dtype=torch.int64).to(device))
+            for x, y in mnist_loader.load_data(path)]
 
 
 def _find_data_file(filename: str | os.PathLike) -> Path:
