@@ -18,26 +18,21 @@ interface and mathematics, and is used the same way from ``src/``::
     >>> net.SGD(training_data, 60, mini_batch_size, 0.1,
     ...         validation_data, test_data)
 
-Every layer computes, as in the book, an *inference path* (``output``),
+Each layer computes, as in the book, an *inference path* (``output``),
 used to measure accuracy, and a *dropout path* (``output_dropout``), used
-for training.  With dropout probability p the dropout path zeroes each
-input unit with probability p and leaves the others unscaled, and the
-inference path multiplies the weighted input by 1 - p instead, so both see
-the same expected weighted input.
+for training: with dropout probability p the dropout path zeroes each
+input with probability p, and the inference path scales the weighted input
+by 1 - p instead, so both see the same expected weighted input.
 
 It runs on a CUDA GPU when there is one, else on the CPU (``GPU = False``
-below, or ``NNDL_FORCE_CPU=1``, keeps it on the CPU), in float32, with the
-data on the device for the whole run (the book's "shared variables").  For
-speed, SGD trains on one CPU thread and then restores the caller's setting
-(``CPU_TRAINING_THREADS``), and on a GPU records the training step once as
-a CUDA graph and replays it (the last section).  Beyond the book:
-``Network.save`` with ``load`` (JSON and plain tensors; loading runs no
-code from the file), and ``Network.predict``.
-
-PyTorch's ``conv2d`` slides the filter over the image as it stands
-(cross-correlation), Theano's flips it first.  The filters are learned from
-random starts, so both describe the same networks; a filter learned here is
-the book's turned through 180 degrees.
+below, or ``NNDL_FORCE_CPU=1``, keeps it there), in float32, the data on
+the device for the whole run (the book's "shared variables").  For speed,
+SGD trains on one CPU thread (``CPU_TRAINING_THREADS``; the caller's
+setting is restored), and on a GPU replays the training step as a CUDA
+graph (the last section).  Beyond the book: ``Network.save`` and ``load``
+(JSON and plain tensors, so loading runs no code), and ``Network.predict``.
+PyTorch's ``conv2d`` does not flip the filter as Theano's does; learned
+from random starts, a filter here is the book's turned through 180 degrees.
 """
 
 #### Libraries
@@ -251,12 +246,11 @@ class Network:
             validation_data, test_data, lmbda: float = 0.0) -> None:
         """Train by mini-batch stochastic gradient descent, as the book does.
 
-        Each mini-batch, in the data's order (no shuffling; examples after
-        the last full one are not used), is one step of ``update_mini_batch``.
-        After each epoch the validation accuracy is printed and, when it is
-        the best so far, the test accuracy (``test_data`` may be None).  The
-        results are also kept: ``validation_accuracies`` and
-        ``test_accuracies`` (one per epoch, None where the test set was not
+        Each full mini-batch, in the data's order, is one step of
+        ``update_mini_batch``.  After each epoch the validation accuracy is
+        printed and, when it is the best so far, the test accuracy
+        (``test_data`` may be None); they are kept as
+        ``validation_accuracies``, ``test_accuracies`` (None where not
         measured), ``best_validation_accuracy``, ``best_iteration`` and
         ``test_accuracy``.
         """
@@ -269,11 +263,8 @@ class Network:
         # how many full mini-batches each data set holds
         num_training_batches = size(training_data) // mini_batch_size
         num_validation_batches = size(validation_data) // mini_batch_size
-        _check_enough(num_training_batches, mini_batch_size, "training_data")
-        _check_enough(num_validation_batches, mini_batch_size, "validation_data")
         if test_data is not None:
             num_test_batches = size(test_data) // mini_batch_size
-            _check_enough(num_test_batches, mini_batch_size, "test_data")
             self.test_mb_predictions = lambda i: self.predict(
                 test_x[i * mini_batch_size:(i + 1) * mini_batch_size])
 
@@ -370,7 +361,6 @@ class Network:
         mean over its full mini-batches of the fraction classified right."""
         x, y = _on_device(self, data, "data")
         n = (size(data) // self.mini_batch_size) * self.mini_batch_size
-        _check_enough(n, self.mini_batch_size, "data")
         with _ieee_float32():
             return self._accuracy(x, y, n)
 
@@ -461,10 +451,9 @@ class ConvPoolLayer:
 class FullyConnectedLayer:
     """A layer of ``n_out`` neurons, each connected to all ``n_in`` inputs.
 
-    Weights ``w`` (n_in, n_out) are drawn from N(0, 1/n_out) (standard
-    deviation sqrt(1/n_out)), biases ``b`` from N(0, 1).  With ``p_dropout``
-    > 0 the dropout path zeroes each input with that probability (keeping
-    the rest as they are) and the inference path scales the weighted input
+    Weights ``w`` (n_in, n_out) are drawn from N(0, 1/n_out), biases ``b``
+    from N(0, 1).  With ``p_dropout`` > 0 the dropout path zeroes each input
+    with that probability, and the inference path scales the weighted input
     by 1 - p_dropout.
     """
 
@@ -522,9 +511,7 @@ class SoftmaxLayer:
         self.generator = None
 
     def set_inpt(self, inpt, inpt_dropout, mini_batch_size: int) -> None:
-        """Compute ``output`` from ``inpt`` (inference path, any number of
-        rows) and/or ``output_dropout`` from ``inpt_dropout`` (dropout path,
-        one mini-batch); either may be None."""
+        """As FullyConnectedLayer's, with softmax for the activation."""
         if inpt is not None:
             self.inpt = inpt.reshape(-1, self.n_in)
             self.z = (1 - self.p_dropout) * (self.inpt @ self.w) + self.b
@@ -765,14 +752,9 @@ def _check_sgd(net: Network, mini_batch_size: int) -> None:
             f"cost; end the network with a SoftmaxLayer")
 
 
-def _check_enough(count: int, mini_batch_size: int, name: str) -> None:
-    if count == 0:
-        raise ValueError(f"{name} holds fewer examples than one "
-                         f"mini-batch of {mini_batch_size}")
-
-
 def _on_device(net: Network, data, name: str):
-    """(x, y) as float32 and int64 tensors on the device, checked."""
+    """(x, y) as float32 and int64 tensors on the device, checked to hold
+    at least one mini-batch of images that fit the first layer."""
     try:
         x, y = data
     except (TypeError, ValueError):
@@ -787,6 +769,9 @@ def _on_device(net: Network, data, name: str):
     if y.shape != (x.shape[0],) or y.dtype.is_floating_point:
         raise ValueError(f"{name}: labels of shape {tuple(y.shape)} and type "
                          f"{y.dtype} do not match {x.shape[0]} images")
+    if x.shape[0] < net.mini_batch_size:
+        raise ValueError(f"{name} holds fewer examples than one "
+                         f"mini-batch of {net.mini_batch_size}")
     return x, y.to(torch.int64)
 
 
