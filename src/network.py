@@ -28,11 +28,17 @@ what is learnt changes.  Beyond the book, computing the same thing:
   (``tests/benchmark.py`` measures both).
 * A sigmoid that never overflows, and clear ``ValueError`` messages for
   data or settings of the wrong shape or type (the checks end the file).
+* ``save`` and ``load``, in network2's JSON format (the cost is always
+  ``QuadraticCost``), so a chapter 1 network can be kept and used later,
+  by ``network2.load`` as well.
 """
 
 #### Libraries
+import json
 import numbers
+import os
 import random
+import uuid
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -181,6 +187,93 @@ class Network:
         """Return the vector of partial derivatives dC_x/da for the output
         activations: a - y, for the quadratic cost."""
         return output_activations - y
+
+    def save(self, filename):
+        """Write the network to ``filename`` as network2's JSON: ``sizes``,
+        ``weights``, ``biases`` (nested lists) and ``cost``, here always
+        ``"QuadraticCost"``, the cost this module trains.  The JSON goes to
+        a temporary file that is then renamed: a failure leaves no half file.
+        """
+        data = {"sizes": self.sizes,
+                "weights": [w.tolist() for w in self.weights],
+                "biases": [b.tolist() for b in self.biases],
+                "cost": "QuadraticCost"}
+        path = os.fspath(filename)
+        temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(temporary, "x", encoding="utf-8") as f:
+                json.dump(data, f)
+            os.replace(temporary, path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+            raise
+
+
+#### Loading a network
+def load(filename):
+    """Read a network written by ``Network.save`` (or by network2's save
+    of a quadratic-cost network) and return it as a ``Network``.
+
+    The file is only parsed as JSON, so nothing in it is ever executed.  A
+    file that is not such a network (not JSON, missing keys, values of the
+    wrong type, shapes that do not match ``sizes``, a cost other than
+    ``QuadraticCost``, which is all this module trains) raises
+    ``ValueError`` naming the file and the problem.
+    """
+    path = os.fspath(filename)
+
+    def malformed(problem):
+        return ValueError(f"{path!r} is not a saved network.py network: {problem}")
+
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise malformed(f"it is not JSON text ({e})") from None
+    if not isinstance(data, dict):
+        raise malformed(f"expected a JSON object, found {type(data).__name__}")
+    missing = [key for key in ("sizes", "weights", "biases", "cost") if key not in data]
+    if missing:
+        raise malformed(f"missing key(s) {', '.join(map(repr, missing))}")
+    try:
+        sizes = _check_sizes(data["sizes"])
+    except ValueError as e:
+        raise malformed(str(e)) from None
+    if data["cost"] != "QuadraticCost":
+        raise malformed(f"its cost is {str(data['cost'])[:100]!r}, but network.py "
+                        f"trains only the quadratic cost (network2.load reads it)")
+
+    layers = list(zip(sizes[:-1], sizes[1:]))
+    parameters = {}
+    for key, shapes in (("weights", [(n_out, n_in) for n_in, n_out in layers]),
+                        ("biases", [(n_out, 1) for _, n_out in layers])):
+        values = data[key]
+        if not isinstance(values, list) or len(values) != len(shapes):
+            raise malformed(f"'{key}' must be a list of {len(shapes)} matrices "
+                            f"for sizes {sizes}")
+        arrays = []
+        for i, (value, shape) in enumerate(zip(values, shapes)):
+            try:
+                array = np.array(value)
+            except ValueError:
+                raise malformed(f"{key}[{i}] is not a rectangular matrix") from None
+            if array.dtype.kind not in "iuf":
+                raise malformed(f"{key}[{i}] must hold only numbers")
+            if array.shape != shape:
+                raise malformed(f"{key}[{i}] has shape {array.shape}, but sizes "
+                                f"{sizes} need {shape}")
+            arrays.append(array.astype(float))
+        parameters[key] = arrays
+
+    # A seeded start leaves the global generators as they were; the network
+    # then shuffles with the global ``random``, like one built without a seed.
+    net = Network(sizes, seed=0)
+    net._generators = None
+    net.weights = parameters["weights"]
+    net.biases = parameters["biases"]
+    return net
 
 
 #### Miscellaneous functions

@@ -497,3 +497,50 @@ def test_mnist_training_reaches_93_percent(mnist, capsys):
     assert counts[-1] >= 9300, counts
     assert net.evaluate(test_data) == counts[-1]
     assert len(training_data) == 50000 and training_data[0][0].shape == (784, 1)
+
+
+#### Saving and loading (network2's JSON format)
+def test_save_load_round_trip_in_network2_format(tmp_path):
+    import json
+    import os
+
+    import network2
+    net = network.Network([5, 4, 3], seed=6)
+    path = tmp_path / "net.json"
+    net.save(path)
+    assert os.listdir(tmp_path) == ["net.json"]  # no temporary file left
+    data = json.loads(path.read_text())
+    assert sorted(data) == ["biases", "cost", "sizes", "weights"]
+    assert data["sizes"] == [5, 4, 3] and data["cost"] == "QuadraticCost"
+    x = np.random.default_rng(2).random((5, 7))
+    for loaded in (network.load(path), network2.load(path)):
+        assert loaded.sizes == [5, 4, 3]
+        for a, b in zip(net.weights + net.biases, loaded.weights + loaded.biases):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(net.feedforward(x), loaded.feedforward(x))
+    # network2's save of a quadratic-cost net is read by network.load too.
+    other = network2.Network([5, 4, 3], cost=network2.QuadraticCost, seed=1)
+    other.save(tmp_path / "n2.json")
+    np.testing.assert_array_equal(network.load(tmp_path / "n2.json").feedforward(x),
+                                  other.feedforward(x))
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("not json", "not JSON text"),
+    ("[1, 2]", "expected a JSON object"),
+    ('{"sizes": [2, 1], "weights": [[[1.0, 2.0]]], "biases": [[[0.0]]]}',
+     "missing key.*'cost'"),
+    ('{"sizes": [2, 1], "weights": [[[1.0, 2.0]]], "biases": [[[0.0]]], '
+     '"cost": "CrossEntropyCost"}', "only the quadratic cost"),
+    ('{"sizes": [2, 1], "weights": [[[1.0, 2.0, 3.0]]], "biases": [[[0.0]]], '
+     '"cost": "QuadraticCost"}', r"weights\[0\] has shape \(1, 3\)"),
+    ('{"sizes": [2, 1], "weights": [[["a", "b"]]], "biases": [[[0.0]]], '
+     '"cost": "QuadraticCost"}', "only numbers"),
+    ('{"sizes": [2, 0], "weights": [], "biases": [], "cost": "QuadraticCost"}',
+     "sizes must list"),
+])
+def test_load_rejects_malformed_files_naming_file_and_problem(tmp_path, text, problem):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=rf"bad\.json.*not a saved network\.py network: .*{problem}"):
+        network.load(path)
