@@ -1,0 +1,195 @@
+"""Tests of exercises3: each answer computes what its docstring says."""
+
+import copy
+
+import numpy as np
+import pytest
+
+import exercises3
+import network
+import network2
+from exercises3 import (ActivationNetwork, CrossEntropyNetwork, L1Network,
+                        LogLikelihoodCost, MomentumNetwork, SoftmaxNetwork, TanhNetwork)
+
+
+def pairs(seed, n, n_in=4, n_out=3):
+    rng = np.random.default_rng(seed)
+    return [(rng.standard_normal((n_in, 1)), np.eye(n_out)[:, [rng.integers(n_out)]])
+            for _ in range(n)]
+
+
+def numerical_gradient(net, data, h=1e-6):
+    """The gradient of the average cost (total_cost with lmbda 0) by
+    central differences, shaped like the weights and biases."""
+    grads = []
+    for params in (net.biases, net.weights):
+        found = []
+        for p in params:
+            g = np.zeros_like(p)
+            for idx in np.ndindex(p.shape):
+                saved = p[idx]
+                p[idx] = saved + h
+                up = net.total_cost(data, 0.0)
+                p[idx] = saved - h
+                down = net.total_cost(data, 0.0)
+                p[idx] = saved
+                g[idx] = (up - down) / (2 * h)
+            found.append(g)
+        grads.append(found)
+    return grads
+
+
+def assert_backprop_is_the_gradient(net, data):
+    x, y = exercises3.columns(data)
+    nabla_b, nabla_w = net.backprop(x, y)
+    num_b, num_w = numerical_gradient(net, data)
+    for analytic, numeric in zip(nabla_b + nabla_w, num_b + num_w):
+        np.testing.assert_allclose(analytic / len(data), numeric, rtol=1e-5, atol=1e-8)
+
+
+#### L1
+def test_l1_step_moves_each_weight_by_eta_lmbda_over_n_times_its_sign():
+    net = L1Network([4, 5, 3], seed=1)
+    batch, eta, lmbda, n = pairs(0, 6), 0.5, 2.0, 100
+    before = copy.deepcopy(net)
+    nabla_b, nabla_w = before.backprop(*exercises3.columns(batch))
+    net.update_mini_batch(batch, eta, lmbda, n)
+    for w0, nw, w in zip(before.weights, nabla_w, net.weights):
+        np.testing.assert_allclose(w, w0 - eta * lmbda / n * np.sign(w0) - eta / 6 * nw,
+                                   rtol=1e-13, atol=1e-15)
+    for b0, nb, b in zip(before.biases, nabla_b, net.biases):
+        np.testing.assert_allclose(b, b0 - eta / 6 * nb, rtol=1e-13)
+
+
+def test_l1_total_cost_adds_lmbda_over_n_times_sum_of_absolute_weights():
+    net = L1Network([4, 5, 3], seed=1)
+    data = pairs(1, 8)
+    plain = network2.Network([4, 5, 3], seed=1)
+    expected = plain.total_cost(data, 0.0) + 3.0 / 8 * sum(np.abs(w).sum()
+                                                            for w in net.weights)
+    assert net.total_cost(data, 3.0) == pytest.approx(expected, rel=1e-12)
+
+
+def test_l1_leaves_more_weights_near_zero_than_l2():
+    data = pairs(2, 200, n_in=20, n_out=3)
+    l1, l2 = L1Network([20, 10, 3], seed=4), network2.Network([20, 10, 3], seed=4)
+    for net in (l1, l2):
+        net.SGD(data, 30, 10, 0.5, lmbda=5.0)
+    def near_zero(net):
+        return sum(int((np.abs(w) < 0.02).sum()) for w in net.weights)
+    assert near_zero(l1) > 2 * near_zero(l2)
+
+
+#### Momentum
+def test_momentum_zero_is_network2s_gradient_descent():
+    data = pairs(3, 40)
+    plain, moving = network2.Network([4, 5, 3], seed=2), MomentumNetwork(
+        [4, 5, 3], momentum=0.0, seed=2)
+    for net in (plain, moving):
+        net.SGD(data, 3, 10, 0.5, lmbda=1.0)
+    for a, b in zip(plain.weights + plain.biases, moving.weights + moving.biases):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_momentum_velocity_is_mu_v_minus_eta_grad():
+    net = MomentumNetwork([4, 5, 3], momentum=0.7, seed=5)
+    batch, eta, lmbda, n = pairs(4, 5), 0.3, 1.0, 50
+    w0 = [w.copy() for w in net.weights]
+    g1 = net.backprop(*exercises3.columns(batch))[1]
+    net.update_mini_batch(batch, eta, lmbda, n)
+    v1 = [-eta * (g / 5 + lmbda / n * w) for g, w in zip(g1, w0)]
+    w1 = [w.copy() for w in net.weights]
+    for w, a, v in zip(w1, w0, v1):
+        np.testing.assert_allclose(w, a + v, rtol=1e-12)
+    g2 = net.backprop(*exercises3.columns(batch))[1]
+    net.update_mini_batch(batch, eta, lmbda, n)
+    for w, a, v, g in zip(net.weights, w1, v1, g2):
+        np.testing.assert_allclose(w, a + 0.7 * v - eta * (g / 5 + lmbda / n * a),
+                                   rtol=1e-12)
+    with pytest.raises(ValueError, match="momentum"):
+        MomentumNetwork([2, 1], momentum=1.0)
+
+
+#### Cross-entropy in network.py
+def test_cross_entropy_cost_derivative_gives_network2s_gradient():
+    data = pairs(5, 7)
+    ours = CrossEntropyNetwork([4, 5, 3], seed=3)
+    theirs = network2.Network([4, 5, 3], cost=network2.CrossEntropyCost, seed=0)
+    theirs.weights = copy.deepcopy(ours.weights)
+    theirs.biases = copy.deepcopy(ours.biases)
+    x, y = exercises3.columns(data)
+    for a, b in zip(sum(ours.backprop(x, y), []), sum(theirs.backprop(x, y), [])):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_cost_derivative_breaks_where_a_rounds_to_one_and_delta_does_not():
+    z = np.array([[2.0], [40.0], [40.0]])
+    y = np.array([[0.0], [0.0], [1.0]])
+    through_derivative, delta = exercises3.output_error(z, y)
+    assert network.sigmoid(40.0) == 1.0       # the saturation: a is exactly 1
+    assert through_derivative[0, 0] == pytest.approx(network.sigmoid(2.0), rel=1e-12)
+    assert np.isnan(through_derivative[1:]).all()
+    np.testing.assert_array_equal(delta[1:], [[1.0], [0.0]])
+    assert delta[0, 0] == pytest.approx(network.sigmoid(2.0), rel=1e-15)
+
+
+#### The neuron-function methods, softmax, tanh
+def test_activation_network_defaults_compute_network2():
+    data = pairs(6, 5)
+    ours, theirs = ActivationNetwork([4, 5, 2, 3], seed=7), network2.Network([4, 5, 2, 3], seed=7)
+    x, y = exercises3.columns(data)
+    np.testing.assert_allclose(ours.feedforward(x), theirs.feedforward(x), rtol=1e-14)
+    for a, b in zip(sum(ours.backprop(x, y), []), sum(theirs.backprop(x, y), [])):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_softmax_outputs_are_probabilities_and_cost_is_minus_log_of_right_one():
+    net = SoftmaxNetwork([4, 5, 3], seed=8)
+    x, y = exercises3.columns(pairs(7, 6))
+    a = net.feedforward(x)
+    np.testing.assert_allclose(a.sum(axis=0), 1.0, rtol=1e-14)
+    assert (a > 0).all()
+    assert LogLikelihoodCost.fn(a, y) == pytest.approx(-np.log(a[y == 1]).sum(), rel=1e-14)
+    np.testing.assert_allclose(exercises3.softmax(np.array([[1000.0], [1000.0]])), 0.5)
+
+
+@pytest.mark.parametrize("cls", [SoftmaxNetwork, TanhNetwork])
+def test_backprop_is_the_gradient_of_the_cost(cls):
+    net = cls([4, 5, 2, 3], seed=9)
+    assert_backprop_is_the_gradient(net, pairs(8, 4))
+
+
+def test_tanh_hidden_neurons_and_sigmoid_output():
+    net = TanhNetwork([4, 5, 3], seed=10)
+    x = np.random.default_rng(9).standard_normal((4, 3))
+    hidden = np.tanh(net.weights[0] @ x + net.biases[0])
+    np.testing.assert_allclose(net.feedforward(x),
+                               network2.sigmoid(net.weights[1] @ hidden + net.biases[1]),
+                               rtol=1e-13)
+
+
+#### The other early-stopping rule
+class ScriptedNet:
+    """Stands in for a network: each SGD call 'trains' one epoch and reports
+    the next of a list of accuracies."""
+
+    def __init__(self, accuracies):
+        self.accuracies, self.calls = list(accuracies), 0
+
+    def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0,
+            evaluation_data=None, monitor_evaluation_accuracy=False):
+        assert epochs == 1 and monitor_evaluation_accuracy
+        self.calls += 1
+        return [], [self.accuracies[self.calls - 1]], [], []
+
+
+def test_average_stopping_stops_when_the_moving_average_stalls():
+    # Sliding averages of 2 against the 2 before: epoch 6 (5, 3) -> 4 > (3, 4)
+    # -> 3.5 goes on; epoch 7 (3, 4) -> 3.5 <= (4, 5) -> 4.5 stops.
+    net = ScriptedNet([1, 2, 3, 4, 5, 3, 4, 9, 9, 9])
+    found = exercises3.average_stopping_SGD(net, [], 10, 10, 0.5, 0.0, [], window=2)
+    assert found == [1, 2, 3, 4, 5, 3, 4] and net.calls == 7
+    # A single bad epoch does not stop it, where no-improvement-in-1 would.
+    net = ScriptedNet([1, 2, 3, 4, 5, 4, 6, 7, 8, 9])
+    assert len(exercises3.average_stopping_SGD(net, [], 10, 10, 0.5, 0.0, [],
+                                               window=2)) == 10
