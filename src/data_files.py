@@ -14,29 +14,44 @@ data files one way:
   current working directory.
 - ``fetch`` and ``read_idx``: the four original IDX files, downloaded from
   ``MIRRORS`` when missing and accepted only if the SHA-256 of their
-  decompressed bytes is the one in ``IDX_FILES``.
+  decompressed bytes is the one in ``IDX_FILES``.  A download that fails
+  in any way moves on to the next mirror; each is bounded in bytes and
+  in time, and decompression stops at the size the file must have.
 - ``build_pickle``: the book's ``mnist.pkl.gz``, made from the IDX files.
-- ``read_pickle``: a restricted unpickler that only rebuilds numpy arrays,
-  tuples, lists and numbers, so loading a data file can never run code.
+- ``read_pickle``: reads a data pickle without ever handing the file's
+  contents to code that could be steered by them: the only things it
+  rebuilds are tuples, lists, numbers, strings and numpy arrays of plain
+  bool/int/float dtypes, each array given exactly its own bytes, within
+  a size budget (``MAX_PICKLE_BYTES``).  Loading a data file can neither
+  run code nor forge memory.
 - ``write_pickle`` and ``atomic_path``: everything is written to a
   temporary file first and renamed into place, so an interrupted run
-  never leaves a truncated file behind.
-- ``check_book_format``: the shapes and dtypes of the book's triple.
+  never leaves a truncated file behind; temporaries left by a killed
+  writer are removed by the next writer of the same file.
+- ``check_book_format``: the shapes, dtypes and values of the book's triple.
 
 Every problem with a file raises ``DataFileError`` naming the file.
+Progress of long work (downloads, building ``mnist.pkl.gz``) is reported
+in one short line per step on stderr, never on stdout.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import hashlib
+import math
 import os
 import pickle
+import re
+import sys
 import tempfile
+import time
 import urllib.request
 import zlib
 from pathlib import Path
+from struct import unpack
 from typing import Any, Iterator
 
 import numpy as np
@@ -70,9 +85,32 @@ MIRRORS = [
     "http://yann.lecun.com/exdb/mnist/",
 ]
 
+# Bounds on what a file may cost.  The largest data file the project
+# makes, expand_mnist.py's 250,000 float32 images with the validation and
+# test data, is about 850 MB once decompressed; a data pickle may declare
+# at most MAX_PICKLE_BYTES, and run at most MAX_PICKLE_STEPS pickle
+# opcodes (a file of arrays needs a few hundred).
+MAX_PICKLE_BYTES = 1 << 30
+MAX_PICKLE_STEPS = 2_000_000
+DOWNLOAD_TIMEOUT = 30    # seconds one read from a mirror may wait
+DOWNLOAD_DEADLINE = 300  # seconds one mirror may take to deliver one file
+
 
 class DataFileError(ValueError):
-    """A data file is missing, corrupt, or holds the wrong shapes."""
+    """A data file is missing, corrupt, holds the wrong data, or cannot be written."""
+
+
+class _WriteError(DataFileError, OSError):
+    """A file could not be written: both a DataFileError and an OSError."""
+
+    def __init__(self, message: str, errno: int | None):
+        super().__init__(message)
+        self.errno = errno
+
+
+# What a failed write looks like: no room, no permission, no such folder.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES,
+                 errno.EPERM, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EIO}
 
 
 def data_dir() -> Path:
@@ -81,6 +119,11 @@ def data_dir() -> Path:
     if override:
         return Path(override).expanduser().resolve()
     return Path(__file__).resolve().parent.parent / "data"
+
+
+def _progress(message: str) -> None:
+    """One line about long work, on stderr so the book's stdout is unchanged."""
+    print(message, file=sys.stderr, flush=True)
 
 
 #### The book's format
@@ -107,7 +150,11 @@ def book_file(filename: str | os.PathLike | None = None) -> Path:
 
 
 def check_book_format(data: Any, path: Path):
-    """Validate a loaded triple and return it with the book's dtypes."""
+    """Validate a loaded triple and return it with the book's dtypes.
+
+    Each part must be a pair of numpy arrays: images of shape (n, 784)
+    holding finite real intensities in [0, 1], and n integer labels 0-9.
+    """
     if not (isinstance(data, (tuple, list)) and len(data) == 3):
         raise DataFileError(
             f"{path}: expected a triple (training, validation, test), "
@@ -116,7 +163,11 @@ def check_book_format(data: Any, path: Path):
     for name, part in zip(("training", "validation", "test"), data):
         if not (isinstance(part, (tuple, list)) and len(part) == 2):
             raise DataFileError(f"{path}: the {name} data is not an (x, y) pair")
-        x, y = (np.asarray(a) for a in part)
+        x, y = part
+        if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
+            raise DataFileError(
+                f"{path}: the {name} images and labels must be numpy arrays, "
+                f"found {type(x).__name__} and {type(y).__name__}")
         if x.ndim != 2 or x.shape[1] != 784:
             raise DataFileError(
                 f"{path}: {name} images have shape {x.shape}, expected (n, 784)")
@@ -124,55 +175,288 @@ def check_book_format(data: Any, path: Path):
             raise DataFileError(
                 f"{path}: {name} labels have shape {y.shape}, expected "
                 f"({x.shape[0]},) to match the images")
-        if not np.issubdtype(y.dtype, np.integer):
+        if x.dtype.kind not in "uif":
+            raise DataFileError(f"{path}: {name} images are {x.dtype}, not real numbers")
+        if y.dtype.kind not in "ui":
             raise DataFileError(f"{path}: {name} labels are {y.dtype}, not integers")
+        if x.size and not (x.min() >= 0 and x.max() <= 1):  # False for NaN too
+            raise DataFileError(
+                f"{path}: {name} images must hold finite intensities in [0, 1]; "
+                f"found values from {x.min()} to {x.max()}")
+        if y.size and not (y.min() >= 0 and y.max() <= 9):
+            raise DataFileError(
+                f"{path}: {name} labels must be digits 0-9; "
+                f"found labels from {y.min()} to {y.max()}")
         checked.append((x.astype(np.float32, copy=False),
                         y.astype(np.int64, copy=False)))
     return tuple(checked)
 
 
 #### Safe pickles
+# A data pickle is read by the pure-Python unpickler with only the opcodes
+# a file of tuples, lists, numbers, strings and arrays needs.  The few
+# globals it may name are replaced by the stand-ins below, which check
+# every argument and build plain arrays themselves; numpy's own
+# ``_reconstruct``, ``dtype`` and ``__setstate__`` never see the file.
 
-# The only globals a data file may name: enough to rebuild numpy arrays
-# (including those in the book's original Python 2 file) and nothing else.
-_ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("_codecs", "encode"),  # how protocol-2 pickles spell bytes
-}
+_DTYPE_NAME = re.compile(r"[<>|=]?(b1|[iu][1248]|f[248])")
+_BYTE_ORDERS = {"<", ">", "|", "="}
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+class _Refused(pickle.UnpicklingError):
+    """The file asks for something a data file has no need of."""
+
+
+class _PendingDtype:
+    """``numpy.dtype(name, align, copy)`` until the pickle's BUILD gives its byte order."""
+
+    def __init__(self, name, align=False, copy=True):
+        if not (isinstance(name, str) and _DTYPE_NAME.fullmatch(name)):
+            raise _Refused(f"dtype {name!r} is not a plain bool, integer or float type")
+        self.dtype = np.dtype(name)
+
+    def setstate(self, state):
+        # (version, byte order, subarray, names, fields, elsize, alignment, flags[, metadata])
+        if not (isinstance(state, tuple) and len(state) in (8, 9)
+                and state[0] in (3, 4) and state[1] in _BYTE_ORDERS
+                and state[2:5] == (None, None, None) and state[5:8] == (-1, -1, 0)
+                and (len(state) == 8 or state[8] is None)):
+            raise _Refused(f"the state of dtype {self.dtype} is not a plain dtype's")
+        if state[1] in "<>":
+            self.dtype = self.dtype.newbyteorder(state[1])
+
+
+class _PendingArray:
+    """What ``_reconstruct(ndarray, (0,), b'b')`` returns: an array once BUILD gives it data."""
+
+    array = None
+
+    def setstate(self, state):
+        if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1):
+            raise _Refused("an array's state is not (1, shape, dtype, fortran, bytes)")
+        _, shape, dtype, fortran, data = state
+        if self.array is not None or not isinstance(fortran, bool):
+            raise _Refused("an array is given its state twice or a bad order flag")
+        self.array = _array(data, dtype, shape, "F" if fortran else "C")
+
+
+_NDARRAY = object()  # what the global numpy.ndarray stands for
+
+
+def _dtype_of(spec) -> np.dtype:
+    if not isinstance(spec, _PendingDtype):
+        raise _Refused("an array's dtype is not a dtype")
+    return spec.dtype
+
+
+def _array(data, spec, shape, order) -> np.ndarray:
+    """A new array of ``shape`` and dtype ``spec`` holding exactly the bytes ``data``."""
+    dtype = _dtype_of(spec)
+    if not (isinstance(shape, tuple) and len(shape) <= 32 and all(
+            type(d) is int and d >= 0 for d in shape)):
+        raise _Refused(f"an array's shape {str(shape)[:80]} is not a tuple of sizes")
+    if order not in ("C", "F"):
+        raise _Refused(f"an array's order {str(order)[:20]!r} is not 'C' or 'F'")
+    needed = math.prod(shape) * dtype.itemsize
+    if needed > MAX_PICKLE_BYTES:
+        raise _Refused(f"an array of shape {shape} would take {needed:,} bytes, "
+                       f"more than a data file may hold ({MAX_PICKLE_BYTES:,})")
+    if isinstance(data, str):  # how Python 2 files, read as latin1, hold bytes
+        data = data.encode("latin1")
+    if not isinstance(data, (bytes, bytearray)) or len(data) != needed:
+        got = (f"{len(data):,} bytes" if isinstance(data, (bytes, bytearray))
+               else type(data).__name__)
+        raise _Refused(f"an array of shape {shape} and dtype {dtype} needs "
+                       f"{needed:,} bytes of data; the file gives {got}")
+    array = np.frombuffer(data, dtype=dtype).reshape(shape, order=order)
+    return array if array.flags.writeable else array.copy()
+
+
+def _reconstruct(cls, shape, typecode):
+    if cls is not _NDARRAY or shape != (0,) or typecode not in (b"b", "b"):
+        raise _Refused("_reconstruct is only allowed to start a plain ndarray")
+    return _PendingArray()
+
+
+def _frombuffer(buffer, dtype, shape, order):  # how protocol 5 writes arrays
+    return _array(buffer, dtype, shape, order)
+
+
+def _scalar(dtype, data):  # a numpy number, such as np.int64(3)
+    dtype = _dtype_of(dtype)
+    if isinstance(data, str):
+        data = data.encode("latin1")
+    if not isinstance(data, (bytes, bytearray)) or len(data) != dtype.itemsize:
+        raise _Refused(f"a {dtype} scalar needs {dtype.itemsize} bytes")
+    return np.frombuffer(data, dtype=dtype)[0]
+
+
+def _encode(text, encoding="utf-8"):  # how protocols 0-2 write bytes
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise _Refused("_codecs.encode is only allowed to turn latin1 text into bytes")
+    return text.encode("latin1")
+
+
+def _empty_bytes(*args):  # how protocols 0-2 write b""
+    if args:
+        raise _Refused("bytes(...) is only allowed with no argument")
+    return b""
+
+
+_STAND_INS = {}
+for _module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+    _STAND_INS[_module, "_reconstruct"] = _reconstruct
+    _STAND_INS[_module, "scalar"] = _scalar
+for _module in ("numpy.core.numeric", "numpy._core.numeric"):
+    _STAND_INS[_module, "_frombuffer"] = _frombuffer
+_STAND_INS.update({("numpy", "ndarray"): _NDARRAY, ("numpy", "dtype"): _PendingDtype,
+                   ("_codecs", "encode"): _encode, ("builtins", "bytes"): _empty_bytes,
+                   ("__builtin__", "bytes"): _empty_bytes})
+_CALLABLE = {f for f in _STAND_INS.values() if f is not _NDARRAY}
+
+# The opcodes a data file may use (protocols 0-5, no dicts, objects or buffers).
+_OPCODES = {getattr(pickle, name)[0] for name in """
+    PROTO FRAME STOP MARK POP POP_MARK DUP NONE NEWTRUE NEWFALSE
+    INT BININT BININT1 BININT2 LONG LONG1 FLOAT BINFLOAT
+    STRING BINSTRING SHORT_BINSTRING BINBYTES SHORT_BINBYTES BINBYTES8 BYTEARRAY8
+    UNICODE BINUNICODE SHORT_BINUNICODE BINUNICODE8
+    EMPTY_TUPLE TUPLE TUPLE1 TUPLE2 TUPLE3 EMPTY_LIST LIST APPEND APPENDS
+    GLOBAL STACK_GLOBAL REDUCE BUILD
+    PUT BINPUT LONG_BINPUT MEMOIZE GET BINGET LONG_BINGET""".split()}
+
+
+class _Opcodes(dict):
+    def __missing__(self, code):
+        raise _Refused(f"opcode {bytes([code])!r} is not used by data files")
+
+
+class _Budget:
+    """A file-like view of ``file`` that refuses to read past ``limit`` bytes."""
+
+    def __init__(self, file, limit: int):
+        self.file, self.limit, self.used = file, limit, 0
+
+    def claim(self, n: int) -> None:
+        if self.used + n > self.limit:
+            raise _Refused(f"it declares more than the {self.limit:,} bytes "
+                           f"a data file may hold")
+
+    def read(self, n: int) -> bytes:
+        self.claim(n)
+        data = self.file.read(n)
+        self.used += len(data)
+        return data
+
+    def readline(self) -> bytes:
+        line = self.file.readline(self.limit - self.used + 1)
+        self.used += len(line)
+        self.claim(0)
+        return line
+
+
+class _DataUnpickler(pickle._Unpickler):
+    """The pure-Python unpickler, restricted to data (see above)."""
+
+    def __init__(self, source: _Budget):
+        super().__init__(source, encoding="latin1")
+        self.source, self.steps = source, 0
+
     def find_class(self, module: str, name: str):
-        if (module, name) not in _ALLOWED_GLOBALS:
-            raise pickle.UnpicklingError(
-                f"refusing to load {module}.{name}: a data file may only "
-                f"contain numpy arrays, tuples, lists and numbers")
-        # numpy 2 moved numpy.core to numpy._core; import the new home.
-        module = module.replace("numpy.core.", "numpy._core.")
-        return super().find_class(module, name)
+        if (module, name) not in _STAND_INS:
+            raise _Refused(f"refusing to load {module}.{name}: a data file may only "
+                           f"contain numpy arrays, tuples, lists and numbers")
+        return _STAND_INS[module, name]
+
+    def _load_sized(self, size_format: str):
+        """Bytes of a stated length, checked against the budget before any
+        memory is taken, and read into a bytearray that arrays can share."""
+        n, = unpack(size_format, self.read(8 if size_format == "<Q" else 4))
+        self.source.claim(n)
+        data = bytearray(n)
+        self.readinto(data)
+        self.append(data)
+
+    def load_reduce(self):
+        args = self.stack.pop()
+        func = self.stack[-1]
+        if not any(func is f for f in _CALLABLE) or not isinstance(args, tuple):
+            raise _Refused("the file calls something other than an array builder")
+        self.stack[-1] = func(*args)
+
+    def load_build(self):
+        state = self.stack.pop()
+        target = self.stack[-1]
+        if not isinstance(target, (_PendingArray, _PendingDtype)):
+            raise _Refused("the file sets the state of something other than a new array")
+        target.setstate(state)
+
+    def _sized(size_format):
+        return lambda self: self._load_sized(size_format)
+
+    dispatch = _Opcodes({code: load for code, load in pickle._Unpickler.dispatch.items()
+                         if code in _OPCODES})
+    dispatch[pickle.BINBYTES[0]] = _sized("<I")   # array bytes, read into
+    dispatch[pickle.BINBYTES8[0]] = _sized("<Q")  # writable memory once
+    dispatch[pickle.BYTEARRAY8[0]] = _sized("<Q")
+    dispatch[pickle.REDUCE[0]] = load_reduce
+    dispatch[pickle.BUILD[0]] = load_build
+    for _code, _load in list(dispatch.items()):
+        def _counted(self, _load=_load):
+            self.steps += 1
+            if self.steps > MAX_PICKLE_STEPS:
+                raise _Refused(f"more than {MAX_PICKLE_STEPS:,} pickle steps")
+            _load(self)
+        dispatch[_code] = _counted
+    del _sized, _code, _load, _counted
+
+
+def _finished(obj, seen: dict, depth: int = 0):
+    """``obj`` with every pending array replaced by the array it built."""
+    if id(obj) in seen:
+        return seen[id(obj)]
+    if depth > 16:
+        raise _Refused("data nested more than 16 deep")
+    if isinstance(obj, _PendingArray):
+        if obj.array is None:
+            raise _Refused("an array was started but never given its data")
+        result = obj.array
+    elif isinstance(obj, _PendingDtype):
+        result = obj.dtype
+    elif isinstance(obj, (tuple, list)):
+        result = type(obj)(_finished(item, seen, depth + 1) for item in obj)
+    elif isinstance(obj, bytearray):
+        result = bytes(obj)
+    else:
+        result = obj
+    seen[id(obj)] = result
+    return result
 
 
 def read_pickle(path: str | os.PathLike) -> Any:
-    """Read a gzipped pickle, allowing only plain data (see above).
+    """Read a gzipped data pickle (protocols 0-5) safely; see "Safe pickles".
 
     Python 2 pickles, like the book's own ``mnist.pkl.gz``, are read with
-    the latin1 encoding numpy needs for their array bytes.
+    the latin1 encoding their array bytes need.  The gzip data must end
+    right after the pickle, with a correct CRC.
     """
     path = Path(path)
     try:
         with gzip.open(path, "rb") as f:
-            return _RestrictedUnpickler(f, encoding="latin1").load()
+            source = _Budget(f, MAX_PICKLE_BYTES)
+            loaded = _DataUnpickler(source).load()
+            if f.read(1):  # reading to the end checks the gzip CRC and length
+                raise _Refused("there is more data after the pickle")
+            return _finished(loaded, {})
     except FileNotFoundError:
         raise DataFileError(f"{path}: no such data file") from None
+    except DataFileError:
+        raise
     except pickle.UnpicklingError as e:
         raise DataFileError(f"{path}: not a plain data pickle ({e})") from None
-    except (OSError, EOFError, zlib.error, ValueError, TypeError,
-            AttributeError, IndexError) as e:
+    except MemoryError:
+        raise DataFileError(f"{path}: too large to load into memory") from None
+    except (OSError, EOFError, zlib.error, ValueError, TypeError, AttributeError,
+            IndexError, KeyError, OverflowError, RecursionError) as e:
         raise DataFileError(
             f"{path}: corrupt or truncated data file ({type(e).__name__}: {e}); "
             f"delete it and it will be rebuilt") from None
@@ -185,28 +469,65 @@ def write_pickle(path: str | os.PathLike, obj: Any, compresslevel: int = 6) -> N
             pickle.dump(obj, f, protocol=4)
 
 
+#### Writing files atomically
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
     If the block raises (or is interrupted), the temporary file is removed
-    and ``path`` is left as it was.
+    and ``path`` is left as it was.  The temporary's name,
+    ``.<name>.<pid>-<random>.part``, says which process writes it: one whose
+    process has died (killed before it could clean up) is removed by the
+    next writer of the same file.  A folder that cannot be made or written
+    to, or a full disk, raises one ``DataFileError`` (also an ``OSError``)
+    naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                               suffix=".part")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; use the usual mode
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-",
+                                   suffix=".part")
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; use the usual mode
+    except OSError as e:
+        raise _WriteError(f"{path}: cannot write here ({e.strerror or e})", e.errno) from None
     try:
         yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as e:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno in _WRITE_ERRNOS \
+                and not isinstance(e, DataFileError):
+            raise _WriteError(f"{path}: could not be written ({e.strerror or e})",
+                              e.errno) from None
         raise
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove temporaries of ``path`` whose writing process no longer runs."""
+    pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)-\w+\.part")
+    for entry in os.scandir(path.parent):
+        match = pattern.fullmatch(entry.name)
+        if match and not _running(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
 
 
 #### Building mnist.pkl.gz from the IDX files
@@ -220,6 +541,7 @@ def build_pickle(path: str | os.PathLike | None = None) -> Path:
     path = Path(path) if path is not None else data_dir() / PICKLE_NAME
     folder = path.parent
     arrays = {name: read_idx(fetch(name, folder)) for name in IDX_FILES}
+    _progress(f"Building {path} from the four MNIST files (once; it takes a few seconds)")
     train_x = arrays["train-images-idx3-ubyte.gz"].reshape(-1, 784)
     train_y = arrays["train-labels-idx1-ubyte.gz"]
     test_x = arrays["t10k-images-idx3-ubyte.gz"].reshape(-1, 784)
@@ -237,11 +559,35 @@ def _scale(pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float32) / np.float32(256)
 
 
+#### IDX files and their downloads
+
+def _idx_size(shape: tuple[int, ...]) -> int:
+    """Bytes in an IDX file of unsigned bytes of ``shape``: header, then data."""
+    return 4 + 4 * len(shape) + math.prod(shape)
+
+
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read one gzipped IDX file, checking its digest and its shape."""
+    """Read one gzipped IDX file, checking its digest and its shape.
+
+    A known file (one of ``IDX_FILES``) is decompressed only up to the
+    size it must have; any other up to ``MAX_PICKLE_BYTES``.
+    """
     path = Path(path)
-    raw = _gunzip(path)
     digest, shape = IDX_FILES.get(path.name, (None, None))
+    limit = _idx_size(shape) if shape is not None else MAX_PICKLE_BYTES
+    raw = bytearray()
+    try:
+        with open(path, "rb") as f:
+            gunzip = _Gunzip(limit)
+            while chunk := f.read(1 << 20):
+                raw += gunzip.feed(chunk)
+        gunzip.finish()
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: no such IDX file") from None
+    except (OSError, ValueError, zlib.error) as e:
+        raise DataFileError(
+            f"{path}: corrupt or truncated gzip file ({e}); "
+            f"delete it and it will be downloaded again") from None
     if digest is not None and hashlib.sha256(raw).hexdigest() != digest:
         raise DataFileError(
             f"{path}: bad checksum (SHA-256 of the decompressed bytes is "
@@ -262,7 +608,7 @@ def parse_idx(raw: bytes, path: Path, shape: tuple[int, ...] | None = None) -> n
                  for i in range(ndim))
     if shape is not None and dims != shape:
         raise DataFileError(f"{path}: holds an array of shape {dims}, expected {shape}")
-    expected = header + int(np.prod(dims))
+    expected = header + math.prod(dims)
     if len(raw) != expected:
         raise DataFileError(
             f"{path}: {len(raw)} bytes after decompression, expected {expected} "
@@ -270,47 +616,97 @@ def parse_idx(raw: bytes, path: Path, shape: tuple[int, ...] | None = None) -> n
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def _gunzip(path: Path) -> bytes:
-    try:
-        return gzip.decompress(path.read_bytes())
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataFileError(
-            f"{path}: corrupt or truncated gzip file ({e}); "
-            f"delete it and it will be downloaded again") from None
+class _Gunzip:
+    """Decompress one gzip member piece by piece, refusing more than ``limit``
+    bytes of output; zlib checks the CRC and length at its end."""
+
+    def __init__(self, limit: int):
+        self.limit, self.size = limit, 0
+        self.inflater = zlib.decompressobj(wbits=31)
+
+    def feed(self, data: bytes) -> bytes:
+        if self.inflater.eof:
+            if data:
+                raise ValueError("there is more data after the end of the gzip stream")
+            return b""
+        out = self.inflater.decompress(data, self.limit + 1 - self.size)
+        self.size += len(out)
+        if self.size > self.limit or self.inflater.unconsumed_tail:
+            raise ValueError(f"it decompresses to more than the {self.limit:,} "
+                             f"bytes this file can hold")
+        if self.inflater.unused_data:
+            raise ValueError("there is more data after the end of the gzip stream")
+        return out
+
+    def finish(self) -> None:
+        if not self.inflater.eof:
+            raise ValueError("the gzip stream ends early")
 
 
-def fetch(name: str, folder: str | os.PathLike, mirrors: list[str] | None = None) -> Path:
+def fetch(name: str, folder: str | os.PathLike, mirrors: list[str] | None = None, *,
+          timeout: float = DOWNLOAD_TIMEOUT, deadline: float = DOWNLOAD_DEADLINE) -> Path:
     """Return the path of IDX file ``name`` in ``folder``, downloading it if absent.
 
-    Each mirror is tried in turn; a download counts only if it decompresses
-    to bytes with the expected SHA-256.  Nothing is left behind by a failed
-    or interrupted download.
+    Each mirror (``MIRRORS`` unless given) is tried in turn, whatever went
+    wrong with the one before.  A mirror may send at most a little more
+    than the file's decompressed size, may wait at most ``timeout`` seconds
+    for each read and must deliver within ``deadline`` seconds; the file is
+    decompressed as it arrives, only up to its known size, and counts only
+    if its CRC and the SHA-256 of its decompressed bytes are right.
+    Nothing is left behind by a failed or interrupted download.  One line
+    on stderr reports each attempt's outcome.
     """
     target = Path(folder) / name
     if target.exists():
         return target
-    mirrors = MIRRORS if mirrors is None else mirrors
-    digest = IDX_FILES[name][0]
+    mirrors = MIRRORS if mirrors is None else list(mirrors)
     problems = []
     for mirror in mirrors:
-        url = mirror + name
+        url = f"{mirror}{name}"
         try:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                payload = response.read()
-            actual = hashlib.sha256(gzip.decompress(payload)).hexdigest()
-        except (OSError, EOFError, zlib.error) as e:
-            problems.append(f"{url}: {e}")
+            with atomic_path(target) as tmp:
+                size = _download(url, tmp, name, timeout, deadline)
+        except Exception as e:  # every failure of one mirror sends us to the next
+            problem = f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e)
+            problems.append(f"{url}: {problem}"[:500])
+            _progress(f"Could not download {name} from {mirror} ({problem[:200]})")
             continue
-        if actual != digest:
-            problems.append(f"{url}: bad checksum {actual}")
-            continue
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(payload)
+        _progress(f"Downloaded {name} ({size:,} bytes) from {mirror}")
         return target
     needed = "\n  ".join(IDX_FILES)
     raise DataFileError(
         f"MNIST file {name} is not in {Path(folder)} and could not be downloaded.\n"
         f"Put these four files (as distributed, gzipped) in {Path(folder)}, or set "
         f"{DATA_DIR_ENV} to a folder holding them:\n  {needed}\n"
-        f"They are available from:\n  " + "\n  ".join(mirrors) +
+        f"They are available from:\n  " + "\n  ".join(map(str, mirrors)) +
         "\nWhat went wrong:\n  " + "\n  ".join(problems))
+
+
+def _download(url: str, tmp: Path, name: str, timeout: float, deadline: float) -> int:
+    """Copy ``url`` to ``tmp``, checking it on the way (see fetch); return its size."""
+    digest, shape = IDX_FILES[name]
+    size = _idx_size(shape)
+    cap = size + size // 1000 + 1024  # what gzip of ``size`` bytes can take, at worst
+    gunzip, sha, received = _Gunzip(size), hashlib.sha256(), 0
+    start = time.monotonic()
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+        announced = response.headers.get("Content-Length", "")
+        if announced.strip().isdigit() and int(announced) > cap:
+            raise ValueError(f"it announces {int(announced):,} bytes; "
+                             f"the file cannot need more than {cap:,}")
+        read = getattr(response, "read1", response.read)
+        while chunk := read(1 << 16):
+            received += len(chunk)
+            if received > cap:
+                raise ValueError(f"it sent more than the {cap:,} bytes the file can need")
+            if time.monotonic() - start > deadline:
+                raise ValueError(f"it took more than {deadline:g} s")
+            sha.update(gunzip.feed(chunk))
+            out.write(chunk)
+    gunzip.finish()
+    if gunzip.size != size:
+        raise ValueError(f"bad checksum: it decompresses to {gunzip.size:,} bytes, "
+                         f"expected {size:,}")
+    if sha.hexdigest() != digest:
+        raise ValueError(f"bad checksum {sha.hexdigest()}")
+    return received
