@@ -59,6 +59,7 @@ def load_data_wrapper():
 
 def vectorized_result(j: int) -> np.ndarray:
     """A (10, 1) column with 1.0 in row ``j`` and zeros elsewhere."""
+    _check_digit(j)
     e = np.zeros((10, 1))
     e[j] = 1.0
     return e
@@ -67,3 +68,9 @@ def vectorized_result(j: int) -> np.ndarray:
 def _columns(x: np.ndarray) -> list[np.ndarray]:
     """Each row of ``x`` as a (784, 1) column: views, not copies."""
     return list(x.reshape(len(x), -1, 1))
+
+
+#### Checking the caller's input
+def _check_digit(j) -> None:
+    if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 0 <= j <= 9:
+        raise ValueError(f"vectorized_result expects a digit 0-9; got {j!r}")

@@ -388,15 +388,23 @@ class Network:
 
 
 #### Loading a network
+# The largest file load() reads: a network of some five million weights.
+# (Parsed JSON takes up to about 16 bytes of memory per byte of text.)
+MAX_NETWORK_FILE_BYTES = 1 << 27
+
+
 def load(filename: str | os.PathLike) -> Network:
     """Read a network written by ``Network.save`` (ours or the book's).
 
     Returns a ``Network`` with the saved sizes, cost, weights and biases.
     The file is only parsed as JSON and the cost is looked up by name among
     the known costs (``COSTS``), so nothing in the file is ever executed.  A
-    file that is not such a network (not JSON, missing keys, values of the
-    wrong type, weights or biases whose shapes do not match ``sizes``, an
-    unknown cost) raises ``ValueError`` naming the file and the problem.
+    file that is not such a network (not JSON, larger than
+    ``MAX_NETWORK_FILE_BYTES``, missing keys, values of the wrong type,
+    weights or biases whose shapes do not match ``sizes``, values that are
+    not finite numbers, an unknown cost) raises ``ValueError`` naming the
+    file and the problem.  Each matrix's shape is checked on the parsed
+    lists before any array is made.
     """
     path = os.fspath(filename)
 
@@ -404,10 +412,13 @@ def load(filename: str | os.PathLike) -> Network:
         return ValueError(f"{path!r} is not a saved network2 network: {problem}")
 
     with open(path, "rb") as f:
-        raw = f.read()
+        raw = f.read(MAX_NETWORK_FILE_BYTES + 1)
+    if len(raw) > MAX_NETWORK_FILE_BYTES:
+        raise malformed(f"it is larger than the {MAX_NETWORK_FILE_BYTES:,} bytes "
+                        f"a network file may take")
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise malformed(f"it is not JSON text ({e})") from None
     if not isinstance(data, dict):
         raise malformed(f"expected a JSON object, found {type(data).__name__}")
@@ -426,6 +437,16 @@ def load(filename: str | os.PathLike) -> Network:
         raise malformed(f"unknown cost {cost_name[:100]!r}; "
                         f"known costs are {', '.join(sorted(COSTS))}")
 
+    def shape_of(value):
+        """The shape of nested JSON lists, found without building an array;
+        None for lists that are ragged or nested more than two deep."""
+        if not isinstance(value, list) or not any(isinstance(r, list) for r in value):
+            return (len(value),) if isinstance(value, list) else ()
+        if not all(isinstance(r, list) and len(r) == len(value[0]) for r in value) \
+                or any(isinstance(v, list) for r in value for v in r):
+            return None
+        return (len(value), len(value[0]))
+
     layers = list(zip(sizes[:-1], sizes[1:]))
     parameters = {}
     for key, shapes in (("weights", [(n_out, n_in) for n_in, n_out in layers]),
@@ -436,16 +457,22 @@ def load(filename: str | os.PathLike) -> Network:
                             f"for sizes {sizes}")
         arrays = []
         for i, (value, shape) in enumerate(zip(values, shapes)):
-            try:
-                array = np.array(value)
-            except ValueError:
-                raise malformed(f"{key}[{i}] is not a rectangular matrix") from None
-            if array.dtype.kind not in "iuf":
-                raise malformed(f"{key}[{i}] must hold only numbers")
-            if array.shape != shape:
-                raise malformed(f"{key}[{i}] has shape {array.shape}, but sizes "
+            found = shape_of(value)
+            if found is None:
+                raise malformed(f"{key}[{i}] is not a rectangular matrix")
+            if found != shape:
+                raise malformed(f"{key}[{i}] has shape {found}, but sizes "
                                 f"{sizes} need {shape}")
-            arrays.append(array.astype(float))
+            if not all(type(v) in (int, float) for row in value for v in row):
+                raise malformed(f"{key}[{i}] must hold only numbers")
+            try:
+                array = np.array(value, dtype=float)
+            except OverflowError:
+                array = np.array([np.inf])
+            if not np.isfinite(array).all():
+                raise malformed(f"{key}[{i}] holds a value that is not a finite "
+                                f"number (NaN, Infinity or too large)")
+            arrays.append(array)
         parameters[key] = arrays
 
     # A seeded start leaves the global generators as they were; the network

@@ -72,6 +72,10 @@ def test_load_data_wrapper_returns_lists_of_columns():
 def test_vectorized_result():
     e = mnist_loader.vectorized_result(3)
     assert e.shape == (10, 1) and e[3, 0] == 1.0 and e.sum() == 1.0
+    assert mnist_loader.vectorized_result(np.int64(9))[9, 0] == 1.0
+    for bad in (-1, 10, 2.0, True, "3"):
+        with pytest.raises(ValueError, match="digit 0-9"):
+            mnist_loader.vectorized_result(bad)
 
 
 def test_mnist_loader_offers_just_the_books_three_functions():

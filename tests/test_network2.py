@@ -714,6 +714,22 @@ MALFORMED = {
     "cost that is code": (changed(cost="__import__('os').system('touch MARKER')"),
                           "unknown cost"),
     "cost not a string": (changed(cost=["QuadraticCost"]), "cost class name"),
+    "NaN weight": (changed(weights=[[[float("nan"), -1.0], [0.5, 2.0]], [[1.0, -2.0]]]),
+                   r"weights\[0\] holds a value that is not a finite number"),
+    "Infinity bias": (changed(biases=[[[0.0], [float("-inf")]], [[0.5]]]),
+                      r"biases\[0\] holds a value that is not a finite number"),
+    "number beyond float range": (changed().replace("-2.0", "1e999"),
+                                  r"weights\[1\] holds a value that is not a finite"),
+    "integer beyond float range": (changed(biases=[[[0.0], [10 ** 400]], [[0.5]]]),
+                                   r"biases\[0\] holds a value that is not a finite"),
+    "integer literal too long to parse": (changed().replace("-2.0", "1" * 5000),
+                                          "not JSON"),
+    "true for a number": (changed(biases=[[[0.0], [True]], [[0.5]]]),
+                          r"biases\[0\] must hold only numbers"),
+    "matrices nested three deep": (changed(biases=[[[[0.0]], [[1.0]]], [[0.5]]]),
+                                   r"biases\[0\] is not a rectangular matrix"),
+    "huge sizes with tiny matrices": (changed(sizes=[100000, 100000, 1]),
+                                      r"weights\[0\] has shape \(2, 2\).*\(100000, 100000\)"),
 }
 
 
@@ -740,6 +756,17 @@ def test_a_pickle_is_refused_and_never_run(tmp_path):
     # (The trap works: unpickling it would have created the marker.)
     pickle.loads(path.read_bytes()).close()
     assert marker.exists()
+
+
+def test_a_file_larger_than_any_network_is_refused_before_parsing(tmp_path, monkeypatch):
+    path = tmp_path / "big.json"
+    path.write_text(changed())
+    monkeypatch.setattr(network2, "MAX_NETWORK_FILE_BYTES", len(changed()) - 1)
+    with pytest.raises(ValueError, match="larger than the .* bytes") as error:
+        network2.load(path)
+    assert str(path) in str(error.value)
+    monkeypatch.setattr(network2, "MAX_NETWORK_FILE_BYTES", len(changed()))
+    assert network2.load(path).sizes == [2, 2, 1]
 
 
 def test_a_valid_file_passes_the_same_checks(tmp_path):
