@@ -193,3 +193,20 @@ def test_average_stopping_stops_when_the_moving_average_stalls():
     net = ScriptedNet([1, 2, 3, 4, 5, 4, 6, 7, 8, 9])
     assert len(exercises3.average_stopping_SGD(net, [], 10, 10, 0.5, 0.0, [],
                                                window=2)) == 10
+
+
+#### The script
+def test_script_writes_each_run_with_its_seed(tmp_path):
+    import json
+
+    import exercises
+    table = exercises.main(["--only", "softmax", "--epochs", "1", "--runs", "2",
+                            "--seed", "5", "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "results.json").read_text())
+    [row] = results["experiments"]
+    assert row["name"] == "ch3 softmax + log-likelihood"
+    assert [run["seed"] for run in row["runs"]] == [5, 6]
+    assert all(len(run["accuracy"]) == 1 and 90 < run["accuracy"][0] < 100
+               for run in row["runs"])
+    assert "| ch3 softmax + log-likelihood |" in table
+    assert "2 (5, 6)" in (tmp_path / "table.md").read_text()
