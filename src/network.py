@@ -211,15 +211,22 @@ class Network:
 
 
 #### Loading a network
+# The largest file load() reads: a network of some five million weights.
+# (Parsed JSON takes up to about 16 bytes of memory per byte of text.)
+MAX_NETWORK_FILE_BYTES = 1 << 27
+
+
 def load(filename):
     """Read a network written by ``Network.save`` (or by network2's save
     of a quadratic-cost network) and return it as a ``Network``.
 
     The file is only parsed as JSON, so nothing in it is ever executed.  A
-    file that is not such a network (not JSON, missing keys, values of the
-    wrong type, shapes that do not match ``sizes``, a cost other than
-    ``QuadraticCost``, which is all this module trains) raises
-    ``ValueError`` naming the file and the problem.
+    file that is not such a network (not JSON, larger than
+    ``MAX_NETWORK_FILE_BYTES``, missing keys, values of the wrong type,
+    shapes that do not match ``sizes``, values that are not finite numbers,
+    a cost other than ``QuadraticCost``, which is all this module trains)
+    raises ``ValueError`` naming the file and the problem.  Each matrix's
+    shape is checked on the parsed lists before any array is made.
     """
     path = os.fspath(filename)
 
@@ -227,10 +234,13 @@ def load(filename):
         return ValueError(f"{path!r} is not a saved network.py network: {problem}")
 
     with open(path, "rb") as f:
-        raw = f.read()
+        raw = f.read(MAX_NETWORK_FILE_BYTES + 1)
+    if len(raw) > MAX_NETWORK_FILE_BYTES:
+        raise malformed(f"it is larger than the {MAX_NETWORK_FILE_BYTES:,} bytes "
+                        f"a network file may take")
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise malformed(f"it is not JSON text ({e})") from None
     if not isinstance(data, dict):
         raise malformed(f"expected a JSON object, found {type(data).__name__}")
@@ -245,6 +255,16 @@ def load(filename):
         raise malformed(f"its cost is {str(data['cost'])[:100]!r}, but network.py "
                         f"trains only the quadratic cost (network2.load reads it)")
 
+    def shape_of(value):
+        """The shape of nested JSON lists, found without building an array;
+        None for lists that are ragged or nested more than two deep."""
+        if not isinstance(value, list) or not any(isinstance(r, list) for r in value):
+            return (len(value),) if isinstance(value, list) else ()
+        if not all(isinstance(r, list) and len(r) == len(value[0]) for r in value) \
+                or any(isinstance(v, list) for r in value for v in r):
+            return None
+        return (len(value), len(value[0]))
+
     layers = list(zip(sizes[:-1], sizes[1:]))
     parameters = {}
     for key, shapes in (("weights", [(n_out, n_in) for n_in, n_out in layers]),
@@ -255,16 +275,22 @@ def load(filename):
                             f"for sizes {sizes}")
         arrays = []
         for i, (value, shape) in enumerate(zip(values, shapes)):
-            try:
-                array = np.array(value)
-            except ValueError:
-                raise malformed(f"{key}[{i}] is not a rectangular matrix") from None
-            if array.dtype.kind not in "iuf":
-                raise malformed(f"{key}[{i}] must hold only numbers")
-            if array.shape != shape:
-                raise malformed(f"{key}[{i}] has shape {array.shape}, but sizes "
+            found = shape_of(value)
+            if found is None:
+                raise malformed(f"{key}[{i}] is not a rectangular matrix")
+            if found != shape:
+                raise malformed(f"{key}[{i}] has shape {found}, but sizes "
                                 f"{sizes} need {shape}")
-            arrays.append(array.astype(float))
+            if not all(type(v) in (int, float) for row in value for v in row):
+                raise malformed(f"{key}[{i}] must hold only numbers")
+            try:
+                array = np.array(value, dtype=float)
+            except OverflowError:
+                array = np.array([np.inf])
+            if not np.isfinite(array).all():
+                raise malformed(f"{key}[{i}] holds a value that is not a finite "
+                                f"number (NaN, Infinity or too large)")
+            arrays.append(array)
         parameters[key] = arrays
 
     # A seeded start leaves the global generators as they were; the network

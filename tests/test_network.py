@@ -538,9 +538,25 @@ def test_save_load_round_trip_in_network2_format(tmp_path):
      '"cost": "QuadraticCost"}', "only numbers"),
     ('{"sizes": [2, 0], "weights": [], "biases": [], "cost": "QuadraticCost"}',
      "sizes must list"),
+    ('{"sizes": [2, 1], "weights": [[[1.0, NaN]]], "biases": [[[0.0]]], '
+     '"cost": "QuadraticCost"}', "not a finite number"),
+    ('{"sizes": [2, 1], "weights": [[[1.0, 1e999]]], "biases": [[[0.0]]], '
+     '"cost": "QuadraticCost"}', "not a finite number"),
+    ('{"sizes": [2, 1], "weights": [[[1.0, true]]], "biases": [[[0.0]]], '
+     '"cost": "QuadraticCost"}', "only numbers"),
+    ('{"sizes": [2, 1], "weights": [[[1.0], [2.0, 3.0]]], "biases": [[[0.0]]], '
+     '"cost": "QuadraticCost"}', "not a rectangular matrix"),
 ])
 def test_load_rejects_malformed_files_naming_file_and_problem(tmp_path, text, problem):
     path = tmp_path / "bad.json"
     path.write_text(text)
     with pytest.raises(ValueError, match=rf"bad\.json.*not a saved network\.py network: .*{problem}"):
+        network.load(path)
+
+
+def test_load_refuses_a_file_over_the_size_cap(tmp_path, monkeypatch):
+    monkeypatch.setattr(network, "MAX_NETWORK_FILE_BYTES", 100)
+    path = tmp_path / "big.json"
+    network.Network([5, 4, 3], seed=0).save(path)
+    with pytest.raises(ValueError, match=r"big\.json.*larger than the 100 bytes"):
         network.load(path)
