@@ -25,36 +25,65 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
+
+import numpy as np
 
 import mnist_loader
 import network
-from reproduction import Experiment, make_parser, printed_lines, save_results, seeds
+from reproduction import (Experiment, digit_grid, figure, make_parser, parse_args,
+                          print_where, printed_lines, reported_errors, save_png,
+                          save_results, seeds, slug)
 
+TITLE = "Chapter 1: network.py on MNIST (test accuracy)"
 MINI_BATCH_SIZE = 10
+STALL_POINTS = 5.0   # a run this many points below the book's figure has stalled,
+STALL_EPOCHS = 10    # if it has had at least this many epochs to get there
 
-# (sizes, eta, published figure on the 10,000 test images)
+# (sizes, eta, published figure on the 10,000 test images, and what the
+# plots draw of it: a figure in percent, or the book's (epochs, percents))
 EXPERIMENTS = [
-    ([784, 30, 10], 3.0, "95.42% (best run, epoch 28)"),
-    ([784, 100, 10], 3.0, "96.59% (best run)"),
-    ([784, 100, 10], 0.001, "11.39% at epoch 0 ... 21.42% at epoch 29"),
-    ([784, 30, 10], 100.0, "10.09% at epochs 0-3 ... 9.82% at epoch 29"),
+    ([784, 30, 10], 3.0, "95.42% (best run, epoch 28)",
+     ([0, 1, 2, 27, 28, 29], [91.29, 92.95, 93.48, 95.28, 95.42, 95.34])),
+    ([784, 100, 10], 3.0, "96.59% (best run)", 96.59),
+    ([784, 100, 10], 0.001, "11.39% at epoch 0 ... 21.42% at epoch 29",
+     ([0, 1, 2, 27, 28, 29], [11.39, 11.36, 11.35, 21.01, 21.23, 21.42])),
+    ([784, 30, 10], 100.0, "10.09% at epochs 0-3 ... 9.82% at epoch 29",
+     ([0, 1, 2, 3, 27, 28, 29], [10.09] * 4 + [9.82] * 3)),
 ]
+BOOK_BEST = {(30, 3.0): 95.42, (100, 3.0): 96.59}
 
 EPOCH_LINE = re.compile(r"^Epoch (\d+): (\d+) / (\d+)$")
 
 
-def train(sizes, eta: float, epochs: int, training_data, test_data) -> list[float]:
-    """Train one network as the book does; return its test accuracy (%) per epoch."""
+def train(sizes, eta: float, epochs: int, training_data, test_data):
+    """Train one network as the book does; return it and its test accuracy
+    (%) per epoch."""
     net = network.Network(sizes)
     with printed_lines() as lines:
         net.SGD(training_data, epochs, MINI_BATCH_SIZE, eta, test_data=test_data)
-    return test_accuracies(lines)
+    return net, test_accuracies(lines)
 
 
 def test_accuracies(lines: list[str]) -> list[float]:
     """Test accuracy (%) per epoch, read from SGD's ``Epoch j: c / n`` lines."""
     matches = [EPOCH_LINE.match(line) for line in lines]
     return [100.0 * int(m[2]) / int(m[3]) for m in matches if m]
+
+
+def stall_note(sizes, eta: float, accuracies: list[float]) -> str | None:
+    """A line for a run that ended far below the book's best run, or None.
+
+    The book says such runs happen: from some random starts SGD gets stuck
+    for a long time, which is why it reports the best of three runs."""
+    book = BOOK_BEST.get((sizes[1], eta))
+    if (book is None or len(accuracies) < STALL_EPOCHS
+            or max(accuracies) >= book - STALL_POINTS):
+        return None
+    return (f"Note: in {len(accuracies)} epochs this run got no further than "
+            f"{max(accuracies):.2f}% against the "
+            f"book's {book}%. The book warns that some random starts get stuck like "
+            f"this (it quotes the best of three runs); another --seed usually does better.")
 
 
 def baselines(with_svm: bool) -> list[Experiment]:
@@ -64,36 +93,116 @@ def baselines(with_svm: bool) -> list[Experiment]:
     avgs = mnist_average_darkness.avg_darknesses(training)
     correct = int((mnist_average_darkness.classify(test[0], avgs) == test[1]).sum())
     darkness = Experiment("average darkness", "22.25% (2,225 / 10,000)",
-                          "per-digit mean darkness of the 50k training images")
+                          "per-digit mean darkness of the 50k training images",
+                          per_epoch=False)
     darkness.add_run(None, [100.0 * correct / len(test[1])])
     found = [darkness]
     if with_svm:
         import mnist_svm
-        svm = Experiment("SVM", "94.35% (9,435 / 10,000)", "RBF, C=1, gamma=1/784")
+        svm = Experiment("SVM", "94.35% (9,435 / 10,000)", "RBF, C=1, gamma=1/784",
+                         per_epoch=False)
         svm.add_run(None, [100.0 * mnist_svm.svm_baseline(training, test) / len(test[1])])
         found.append(svm)
     return found
 
 
+#### The chapter's pictures of MNIST digits
+def digit_figures(out: Path) -> list[str]:
+    """The book's first pictures of the data: the digits 5 0 4 1 9 2 (the
+    first six training images), the first one alone, and a hundred; return
+    their captions."""
+    (images, labels), _, _ = mnist_loader.load_data()
+    save_png(digit_grid(images[:6], columns=6), out / "mnist-digits.png")
+    fig, ax = figure(figsize=(3.5, 3.5))
+    ax.matshow(images[0].reshape(28, 28), cmap="binary")
+    ax.set_title(f"the first training image: a {labels[0]}", fontsize=10)
+    ax.set_xticks([0, 7, 14, 21, 27])
+    ax.set_yticks([0, 7, 14, 21, 27])
+    fig.tight_layout()
+    save_png(fig, out / "mnist-first-digit.png")
+    save_png(digit_grid(images[:100], columns=10, cell=(0.8, 0.8)),
+             out / "mnist-100-digits.png")
+    return [
+        "mnist-digits.png: the first six training images, which read 5 0 4 1 9 2: "
+        "the handwritten digits the chapter sets out to recognize.",
+        f"mnist-first-digit.png: the first training image on its own, a {labels[0]}, "
+        "28 by 28 pixels in shades of grey (white 0, black 1): the 784 inputs "
+        "of the network.",
+        "mnist-100-digits.png: the first hundred training images, ten to a row, to "
+        "show how differently people write each digit.",
+    ]
+
+
+def hard_images(net: network.Network, seed: int, test_data, out: Path,
+                count: int = 20) -> str:
+    """The test images a trained network gets wrong most decidedly (the
+    smallest output for the correct digit), drawn with the correct digit
+    (green) and the network's answer (red); return the figure's caption.
+
+    Our counterpart of the book's "really bad" images: the book picked
+    hard digits by eye, these are the ones our network fails worst on."""
+    xs = np.hstack([x for x, _ in test_data])
+    ys = np.array([y for _, y in test_data])
+    outputs = net.feedforward(xs)
+    guesses = np.argmax(outputs, axis=0)
+    wrong = np.flatnonzero(guesses != ys)
+    worst = wrong[np.argsort(outputs[ys[wrong], wrong])][:count]
+    save_png(digit_grid(xs.T[worst], columns=10, labels=ys[worst].tolist(),
+                        guesses=guesses[worst].tolist()),
+             out / "mnist-really-bad-images.png")
+    return (f"mnist-really-bad-images.png: the {len(worst)} test images the first "
+            f"[784, 30, 10] network (eta 3.0, seed {seed}) gets most decidedly "
+            f"wrong, of the {len(wrong)} it misclassifies: the ones where its output "
+            f"for the correct digit (green, top right) is smallest; its answer is in "
+            f"red. Some are hard even for a person, as the book's examples are "
+            f"(test images {', '.join(map(str, worst[:5]))}, ...).")
+
+
 def main(argv=None) -> str:
     parser = make_parser(__doc__.split("\n\n")[1], epochs=30, name="chapter1")
     parser.add_argument("--svm", action="store_true",
-                        help="also run the SVM baseline (several minutes)")
-    args = parser.parse_args(argv)
-    training_data, _, test_data = mnist_loader.load_data_wrapper()
-    experiments = []
-    for sizes, eta, published in EXPERIMENTS:
-        exp = Experiment(f"{sizes}, eta {eta}", published,
-                         f"{args.epochs} epochs, mini-batch {MINI_BATCH_SIZE}, quadratic cost")
-        exp.repeat(seeds(args.seed, args.runs),
-                   lambda seed: train(sizes, eta, args.epochs, training_data, test_data))
-        experiments.append(exp)
-        save_results(args.out, "Chapter 1: network.py on MNIST (test accuracy)", experiments)
-    experiments += baselines(args.svm)
-    table = save_results(args.out, "Chapter 1: network.py on MNIST (test accuracy)",
-                         experiments)
+                        help="also run the SVM baseline (about 8 minutes on an "
+                             "otherwise idle 2-core machine)")
+    args = parse_args(parser, argv)
+    with reported_errors("chapter1.py"):
+        table = run(args)
     print(table)
+    print_where(args.out)
     return table
+
+
+def run(args) -> str:
+    """Every experiment of the chapter, the results saved after each."""
+    training_data, _, test_data = mnist_loader.load_data_wrapper()
+    captions = digit_figures(args.out)
+    experiments = []
+    for sizes, eta, published, book in EXPERIMENTS:
+        exp = Experiment(f"{sizes}, eta {eta}", published,
+                         f"{args.epochs} epochs, mini-batch {MINI_BATCH_SIZE}, quadratic cost",
+                         reference=book, ylabel="accuracy on the 10,000 test images (%)")
+
+        def one_run(seed, sizes=sizes, eta=eta):
+            net, accuracies = train(sizes, eta, args.epochs, training_data, test_data)
+            note = stall_note(sizes, eta, accuracies)
+            if note:
+                print(note, flush=True)
+            return net, accuracies
+        nets = exp.repeat(seeds(args.seed, args.runs), one_run, measure=lambda r: r[1])
+        if not experiments:  # the first experiment, [784, 30, 10] at eta 3.0
+            captions.append(hard_images(nets[0][0], exp.runs[0]["seed"], test_data,
+                                        args.out))
+        experiments.append(exp)
+        save_results(args.out, TITLE, experiments, figure_notes(captions, experiments))
+    experiments += baselines(args.svm)
+    return save_results(args.out, TITLE, experiments, figure_notes(captions, experiments))
+
+
+def figure_notes(captions: list[str], experiments: list[Experiment]) -> str:
+    """table.md's list of the figures, each with its caption."""
+    lines = [f"- {slug(exp.name)}.png: test accuracy after each epoch of every run of "
+             f"{exp.name}; the book's figures are drawn dashed or as crosses."
+             for exp in experiments if exp.per_epoch]
+    return "Figures:\n\n" + "\n".join([f"- {c}" for c in captions] + lines)
 
 
 if __name__ == "__main__":

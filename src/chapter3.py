@@ -66,14 +66,16 @@ import numpy as np
 import mnist_loader
 import network2
 from reproduction import (BOOK_EPOCHS, QUICK_EPOCHS, Data, Experiment, Options, Outcome,
-                          add_options, figure, make_parser, percent, plot_series,
-                          run_chapter, save_png, slug)
+                          add_options, make_parser, parse_args, percent, plot_series,
+                          positive, reported_errors, run_chapter, slug)
 
 TITLE = "Chapter 3: network2.py on MNIST"
 MINI_BATCH_SIZE = 10
 BOOK_SIZES = (100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000)
 QUICK_SIZES = (100, 1000, 10000)
 EXAMPLES_SEEN = 1_500_000  # more data: epochs = EXAMPLES_SEEN / size
+TEST_ACCURACY = "accuracy on the 10,000 test images (%)"
+VALIDATION_ACCURACY = "accuracy on the 10,000 validation images (%)"
 
 # Validation accuracy (%) the book reports for each training-set size.
 MORE_DATA_NETWORK = dict(zip(BOOK_SIZES, (69.09, 76.37, 85.29, 88.85, 91.27, 93.24,
@@ -114,9 +116,10 @@ def cross_entropy(data: Data, opts: Options) -> Outcome:
     """[784, 30, 10] and [784, 100, 10], large init, eta 0.5: test accuracy."""
     epochs = opts.epochs(30)
     experiments = []
-    for hidden, published in ((30, "95.49%"), (100, "96.82%")):
-        exp = Experiment(f"cross-entropy [784, {hidden}, 10]", f"{published} test",
-                         f"large init, eta 0.5, {epochs} epochs, test")
+    for hidden, published in ((30, 95.49), (100, 96.82)):
+        exp = Experiment(f"cross-entropy [784, {hidden}, 10]", f"{published}% test",
+                         f"large init, eta 0.5, {epochs} epochs, test", reference=published,
+                         ylabel=TEST_ACCURACY)
 
         def one_run(seed):
             _, accuracy, _, _ = train([784, hidden, 10], data.training, epochs, 0.5,
@@ -129,7 +132,7 @@ def cross_entropy(data: Data, opts: Options) -> Outcome:
 
 
 def small_training_set(data: Data, opts: Options, *, lmbda: float, name: str,
-                       published: str) -> Outcome:
+                       published: str, book: float) -> Outcome:
     """[784, 30, 10] on the first 1,000 training images, 400 epochs, eta 0.5,
     large init, every quantity monitored on the test data; the book's four
     plots (training cost and test accuracy from epoch 200, test cost and
@@ -137,7 +140,8 @@ def small_training_set(data: Data, opts: Options, *, lmbda: float, name: str,
     epochs = opts.epochs(400)
     training = data.training[:1000]
     exp = Experiment(name, published,
-                     f"1,000 images, lmbda {lmbda}, eta 0.5, large init, {epochs} epochs, test")
+                     f"1,000 images, lmbda {lmbda}, eta 0.5, large init, {epochs} epochs, test",
+                     reference=book, ylabel=TEST_ACCURACY)
 
     def one_run(seed):
         test_cost, test_accuracy, training_cost, training_accuracy = train(
@@ -164,21 +168,24 @@ def small_training_set(data: Data, opts: Options, *, lmbda: float, name: str,
     start = epochs // 2  # the book shows the first two of these from epoch 200 of 400
     label = f"seed {run['seed']}"
     tail = range(start, epochs)
+    about = f"{name} (1,000 training images, lmbda {lmbda})"
     figures = [
         plot_series(f"{prefix}-training-cost.png",
                     {label: (tail, run["training_cost"][start:])},
-                    title=f"{name}: cost on the training data", xlabel="epoch",
-                    ylabel="cost"),
+                    title=f"{about}: cost on the training data, epochs {start}-{epochs - 1}",
+                    xlabel="epoch", ylabel="cost on the training data"),
         plot_series(f"{prefix}-test-accuracy.png",
                     {label: (tail, run["accuracy"][start:])},
-                    title=f"{name}: accuracy on the test data", xlabel="epoch",
-                    ylabel="accuracy (%)"),
+                    title=f"{about}: accuracy on the test data, epochs {start}-{epochs - 1}",
+                    xlabel="epoch", ylabel=TEST_ACCURACY,
+                    references={f"book: {book}% at best": book}),
         plot_series(f"{prefix}-test-cost.png", {label: run["test_cost"]},
-                    title=f"{name}: cost on the test data", xlabel="epoch", ylabel="cost"),
+                    title=f"{about}: cost on the test data", xlabel="epoch",
+                    ylabel="cost on the test data"),
         plot_series(f"{prefix}-training-accuracy.png",
                     {label: run["training_accuracy"]},
-                    title=f"{name}: accuracy on the training data", xlabel="epoch",
-                    ylabel="accuracy (%)"),
+                    title=f"{about}: accuracy on the training data", xlabel="epoch",
+                    ylabel="accuracy on the 1,000 training images (%)"),
     ]
     return Outcome([exp], figures, notes)
 
@@ -186,7 +193,7 @@ def small_training_set(data: Data, opts: Options, *, lmbda: float, name: str,
 def overfitting(data: Data, opts: Options) -> Outcome:
     """Overfitting on 1,000 images, no regularization."""
     return small_training_set(
-        data, opts, lmbda=0.0, name="overfitting",
+        data, opts, lmbda=0.0, name="overfitting", book=82.27,
         published="test accuracy tops out at 82.27% (epochs 280-375); training "
                   "accuracy 100% from epoch ~67; test cost lowest near epoch 15")
 
@@ -194,19 +201,22 @@ def overfitting(data: Data, opts: Options) -> Outcome:
 def l2_small(data: Data, opts: Options) -> Outcome:
     """The 1,000-image run with L2 regularization, lmbda 0.1."""
     return small_training_set(data, opts, lmbda=0.1, name="l2_small",
-                              published="87.1% test")
+                              published="87.1% test", book=87.1)
 
 
 def full_training_set(data: Data, opts: Options, *, lmbda: float, name: str,
-                      published_test: str, published_training: str) -> Outcome:
+                      published_test: str, published_training: str,
+                      book_test: float, book_training: float | None) -> Outcome:
     """[784, 30, 10] on all 50,000 images, eta 0.5, large init: accuracy on
     the training and the test data per epoch, drawn together for the first
     run as the book does."""
     epochs = opts.epochs(30)
     settings = f"50,000 images, lmbda {lmbda}, eta 0.5, large init, {epochs} epochs"
-    test_exp = Experiment(f"{name} (test accuracy)", published_test, settings + ", test")
+    test_exp = Experiment(f"{name} (test accuracy)", published_test, settings + ", test",
+                          reference=book_test, ylabel=TEST_ACCURACY)
     training_exp = Experiment(f"{name} (training accuracy)", published_training,
-                              settings + ", training data")
+                              settings + ", training data", reference=book_training,
+                              ylabel="accuracy on the 50,000 training images (%)")
 
     def one_run(seed):
         _, test_accuracy, _, training_accuracy = train(
@@ -216,12 +226,15 @@ def full_training_set(data: Data, opts: Options, *, lmbda: float, name: str,
         training_exp.add_run(seed, percent(training_accuracy, len(data.training)))
         return percent(test_accuracy, len(data.test))
     test_exp.repeat(opts.seeds(), one_run)
+    references = {f"book, test data: {book_test}%": book_test}
+    if book_training is not None:
+        references[f"book, training data: {book_training}%"] = book_training
     figure = plot_series(
         opts.out / f"{slug(name)}-training-vs-test.png",
         {"accuracy on the training data": training_exp.runs[0]["accuracy"],
          "accuracy on the test data": test_exp.runs[0]["accuracy"]},
-        title=f"{name}: seed {test_exp.runs[0]['seed']}", xlabel="epoch",
-        ylabel="accuracy (%)")
+        title=f"{name} ({settings}): seed {test_exp.runs[0]['seed']}", xlabel="epoch",
+        ylabel="accuracy (%)", references=references)
     gaps = [t - s for t, s in zip(training_exp.final(), test_exp.final())]
     note = (f"{name}: final training minus test accuracy {np.mean(gaps):.2f} points "
             f"(runs: {', '.join(f'{g:.2f}' for g in gaps)})")
@@ -232,7 +245,8 @@ def overfitting_full(data: Data, opts: Options) -> Outcome:
     """All 50,000 images, no regularization."""
     return full_training_set(data, opts, lmbda=0.0, name="overfitting_full",
                              published_test="95.33% test (final epoch)",
-                             published_training="97.86% (final epoch)")
+                             published_training="97.86% (final epoch)",
+                             book_test=95.33, book_training=97.86)
 
 
 def l2_full(data: Data, opts: Options) -> Outcome:
@@ -240,7 +254,8 @@ def l2_full(data: Data, opts: Options) -> Outcome:
     return full_training_set(data, opts, lmbda=5.0, name="l2_full",
                              published_test="96.49% test",
                              published_training="not published (a smaller gap "
-                                                "to test than without L2)")
+                                                "to test than without L2)",
+                             book_test=96.49, book_training=None)
 
 
 def l2_100_hidden(data: Data, opts: Options) -> Outcome:
@@ -248,10 +263,11 @@ def l2_100_hidden(data: Data, opts: Options) -> Outcome:
     eta 0.1 for 60 epochs, on the validation data.  (The chapter trains
     these while its networks still start with large weights.)"""
     experiments = []
-    for eta, book_epochs, published in ((0.5, 30, "97.92% val"), (0.1, 60, "98.04% val")):
+    for eta, book_epochs, book in ((0.5, 30, 97.92), (0.1, 60, 98.04)):
         epochs = opts.epochs(book_epochs)
-        exp = Experiment(f"[784, 100, 10], lmbda 5.0, eta {eta}", published,
-                         f"large init, {epochs} epochs, validation")
+        exp = Experiment(f"[784, 100, 10], lmbda 5.0, eta {eta}", f"{book}% val",
+                         f"large init, {epochs} epochs, validation", reference=book,
+                         ylabel=VALIDATION_ACCURACY)
 
         def one_run(seed):
             _, accuracy, _, _ = train([784, 100, 10], data.training, epochs, eta,
@@ -281,7 +297,8 @@ def weight_init(data: Data, opts: Options) -> Outcome:
         for large_init in (True, False):
             exp = Experiment(f"weight init [784, {hidden}, 10], {init_name(large_init)}",
                              published[hidden, large_init] + " (val)",
-                             f"lmbda 5.0, eta 0.1, {epochs} epochs, validation")
+                             f"lmbda 5.0, eta 0.1, {epochs} epochs, validation",
+                             ylabel=VALIDATION_ACCURACY)
 
             def one_run(seed):
                 _, accuracy, _, _ = train([784, hidden, 10], data.training, epochs, 0.1,
@@ -297,7 +314,7 @@ def weight_init(data: Data, opts: Options) -> Outcome:
         figures.append(plot_series(
             opts.out / f"weight-init-{hidden}.png", curves,
             title=f"[784, {hidden}, 10]: default against large initial weights",
-            xlabel="epoch", ylabel="validation accuracy (%)"))
+            xlabel="epoch", ylabel=VALIDATION_ACCURACY))
         notes.append(f"weight init [784, {hidden}, 10]: accuracy after the first epoch, " +
                      "; ".join(f"{name} {np.mean(values):.2f}% "
                                f"({min(values):.2f}-{max(values):.2f})"
@@ -317,7 +334,8 @@ def learning_rates(data: Data, opts: Options) -> Outcome:
         exp = Experiment(f"learning rate eta {eta}",
                          f"{published[eta]} (accuracy not published)",
                          f"[784, 30, 10], default init, lmbda 5.0, {epochs} epochs, "
-                         f"validation; training cost in results.json")
+                         f"validation; training cost in results.json",
+                         ylabel=VALIDATION_ACCURACY)
 
         def one_run(seed):
             _, accuracy, training_cost, _ = train(
@@ -338,7 +356,7 @@ def learning_rates(data: Data, opts: Options) -> Outcome:
     figure = plot_series(opts.out / "learning-rates.png", curves,
                          title="[784, 30, 10]: cost on the training data, seed "
                                f"{experiments[0].runs[0]['seed']}",
-                         xlabel="epoch", ylabel="cost")
+                         xlabel="epoch", ylabel="cost on the training data")
     return Outcome(experiments, [figure], notes)
 
 
@@ -362,7 +380,7 @@ def more_data(data: Data, opts: Chapter3Options) -> Outcome:
         published = MORE_DATA_NETWORK.get(size)
         exp = Experiment(f"more data: network, {size:,} images",
                          f"{published:.2f}% val" if published else "not published",
-                         f"lmbda {lmbda:g}, {epochs} epochs, validation")
+                         f"lmbda {lmbda:g}, {epochs} epochs, validation", per_epoch=False)
 
         def one_run(seed):
             start = time.perf_counter()
@@ -381,7 +399,8 @@ def more_data(data: Data, opts: Chapter3Options) -> Outcome:
         published = MORE_DATA_SVM.get(size)
         svm = Experiment(f"more data: SVM, {size:,} images",
                          f"{published:.2f}% val" if published else "not published",
-                         "RBF, C=1, gamma=1/784, validation (deterministic: one run)")
+                         "RBF, C=1, gamma=1/784, validation (deterministic: one run)",
+                         per_epoch=False)
         start = time.perf_counter()
         correct = mnist_svm.svm_baseline((train_x[:size], train_y[:size]), validation_arrays)
         accuracy = 100.0 * correct / len(validation_arrays[1])
@@ -390,31 +409,50 @@ def more_data(data: Data, opts: Chapter3Options) -> Outcome:
         svm.add_run(None, [accuracy])
         experiments.append(svm)
         svm_points[size] = accuracy
-    figure = plot_more_data(opts.out / "more-data.png", network_points, svm_points)
-    return Outcome(experiments, [figure])
+    figures, captions = plot_more_data(opts.out, network_points, svm_points)
+    return Outcome(experiments, figures, captions)
 
 
-def plot_more_data(path: Path, network_points: dict, svm_points: dict) -> Path:
-    """Accuracy against training-set size on a log scale, the network (mean
-    of its runs) beside the SVM and the book's figures for both."""
-    fig, ax = figure(figsize=(7, 4.5))
+def plot_more_data(out: Path, network_points: dict, svm_points: dict):
+    """The book's three more-data figures: the network's validation accuracy
+    (mean of its runs) against the training-set size on a linear and on a
+    log scale, then beside the SVM's; the book's figures are drawn too.
+    Returns the three paths and their captions."""
     sizes = sorted(network_points)
-    ax.plot(sizes, [np.mean(network_points[s]) for s in sizes], "o-",
-            label="network2 [784, 30, 10] (measured)")
-    ax.plot(sizes, [svm_points[s] for s in sizes], "s-", label="SVM (measured)")
-    book = [s for s in BOOK_SIZES if s in sizes] or list(BOOK_SIZES)
-    ax.plot(book, [MORE_DATA_NETWORK[s] for s in book], "o:", color="C0", alpha=0.5,
-            label="network2 (book)")
-    ax.plot(book, [MORE_DATA_SVM[s] for s in book], "s:", color="C1", alpha=0.5,
-            label="SVM (book)")
-    ax.set_xscale("log")
-    ax.set_xlabel("training set size")
-    ax.set_ylabel("validation accuracy (%)")
-    ax.set_title("More training data", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return save_png(fig, path)
+    ours = (sizes, [float(np.mean(network_points[s])) for s in sizes])
+    book_network = (list(BOOK_SIZES), [MORE_DATA_NETWORK[s] for s in BOOK_SIZES])
+    book_svm = (list(BOOK_SIZES), [MORE_DATA_SVM[s] for s in BOOK_SIZES])
+    network = "network2 [784, 30, 10] (measured)"
+    settings = "[784, 30, 10], eta 0.5, lmbda = size/10,000, 1.5 million examples seen"
+    paths = [
+        plot_series(out / "more-data.png", {network: ours},
+                    title=f"More training data: {settings}", xlabel="training set size",
+                    ylabel=VALIDATION_ACCURACY, integer_x=False,
+                    references={"network2 (book)": book_network}),
+        plot_series(out / "more-data-log.png", {network: ours},
+                    title=f"More training data, log scale: {settings}",
+                    xlabel="training set size (log scale)", ylabel=VALIDATION_ACCURACY,
+                    logx=True, references={"network2 (book)": book_network}),
+        plot_series(out / "more-data-comparison.png",
+                    {network: ours, "SVM (measured)": (sizes, [svm_points[s] for s in sizes])},
+                    title="More training data: the network against an SVM "
+                          "(RBF, C = 1, gamma = 1/784)",
+                    xlabel="training set size (log scale)", ylabel=VALIDATION_ACCURACY,
+                    logx=True, references={"network2 (book)": book_network,
+                                           "SVM (book)": book_svm}),
+    ]
+    captions = [
+        "more-data.png: validation accuracy of [784, 30, 10] trained on the first N "
+        "training images, N on a linear scale: the accuracy climbs steeply at first "
+        "and is still creeping up at 50,000.",
+        "more-data-log.png: the same points with N on a log scale, where the climb "
+        "looks steady: every tenfold increase of the training data still buys a "
+        "few points.",
+        "more-data-comparison.png: the network beside an SVM trained on the same "
+        "images: the network is better at every size, most of all on small sets, "
+        "and both keep improving with more data (crosses: the book's figures).",
+    ]
+    return paths, captions
 
 
 # The experiments by the names --only takes, in the chapter's order.
@@ -438,15 +476,17 @@ def main(argv=None) -> str:
                 f"{BOOK_EPOCHS} (every run scaled alike), sizes "
                 f"{', '.join(map(str, QUICK_SIZES))} (unless --runs, --epochs or "
                 f"--sizes say otherwise)")
-    parser.add_argument("--sizes", nargs="+", type=int, metavar="N",
+    parser.add_argument("--sizes", nargs="+", type=positive, metavar="N",
                         help="training-set sizes for more_data (default the book's "
                              f"{', '.join(map(str, BOOK_SIZES))})")
-    args = parser.parse_args(argv)
-    if args.sizes and not all(1 <= size <= 50000 for size in args.sizes):
-        parser.error("--sizes must lie between 1 and 50000 (the training images)")
+    args = parse_args(parser, argv)
+    if args.sizes and not all(MINI_BATCH_SIZE <= size <= 50000 for size in args.sizes):
+        parser.error(f"--sizes must lie between {MINI_BATCH_SIZE} (one mini-batch) and "
+                     f"50000 (the training images), got {args.sizes}")
     sizes = tuple(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else BOOK_SIZES)
-    return run_chapter(TITLE, EXPERIMENTS, args.only or list(EXPERIMENTS),
-                       Chapter3Options.from_args(args, sizes=sizes))
+    with reported_errors("chapter3.py"):
+        return run_chapter(TITLE, EXPERIMENTS, args.only or list(EXPERIMENTS),
+                           Chapter3Options.from_args(args, sizes=sizes))
 
 
 if __name__ == "__main__":

@@ -46,9 +46,10 @@ from typing import Sequence
 import numpy as np
 
 import network2
-from reproduction import (BOOK_EPOCHS, QUICK_EPOCHS, Data, Experiment, Options, Outcome,
-                          add_options, make_parser, percent, plot_series, repeat,
-                          run_chapter, seed_all, seeds, write_json)
+from reproduction import (BOOK_EPOCHS, MAX_SEED, QUICK_EPOCHS, Data, Experiment, Options,
+                          Outcome, add_options, make_parser, parse_args, percent,
+                          plot_series, positive, repeat, reported_errors, run_chapter,
+                          seed_all, seeds, write_json)
 
 TITLE = "Chapter 5: deeper networks and vanishing gradients (network2.py)"
 MINI_BATCH_SIZE = 10
@@ -120,7 +121,8 @@ def deeper_networks(data: Data, opts: Options) -> Outcome:
         sizes = sizes_for(hidden)
         exp = Experiment(str(sizes), f"{PUBLISHED_ACCURACY[hidden]} val",
                          f"default init, eta {ETA}, lmbda {LMBDA}, {epochs} epochs, "
-                         f"validation")
+                         f"validation", reference=float(PUBLISHED_ACCURACY[hidden][:-1]),
+                         ylabel="accuracy on the 10,000 validation images (%)")
 
         def one_run(seed):
             net = network2.Network(sizes, cost=network2.CrossEntropyCost)
@@ -151,10 +153,11 @@ def gradients_at_init(data: Data, opts: Chapter5Options) -> Outcome:
              f"{len(init_seeds)} seeds, {init_seeds[0]}-{init_seeds[-1]}):", "",
              "| hidden layers | layer | book | measured mean | std | min-max | "
              f"seed {init_seeds[0]} |", "|---|---|---|---|---|---|---|"]
-    record = {}
+    record, means = {}, {}
     for hidden in (2, 3, 4):
         norms = init_gradient_norms(batch, hidden, init_seeds)
         record[hidden] = {"seeds": init_seeds, "norms": norms.tolist()}
+        means[hidden] = norms.mean(axis=0)
         for layer in range(hidden):
             column = norms[:, layer]
             lines.append(f"| {hidden} | {layer + 1} | {PUBLISHED_GRADIENTS[hidden][layer]} | "
@@ -162,7 +165,24 @@ def gradients_at_init(data: Data, opts: Chapter5Options) -> Outcome:
                          f"{column.min():.4f}-{column.max():.4f} | {column[0]:.4f} |")
     print("\n".join(lines), flush=True)
     write_json(opts.out / "gradients-at-init.json", record)
-    return Outcome([], [], ["\n".join(lines)])
+    layers = {hidden: list(range(1, hidden + 1)) for hidden in means}
+    figure = plot_series(
+        opts.out / "gradients-at-init.png",
+        {f"{hidden} hidden layers (mean of {len(init_seeds)} seeds)":
+         (layers[hidden], means[hidden]) for hidden in means},
+        title=f"Gradient of the cost w.r.t. each hidden layer's biases at "
+              f"initialization, {sizes_for(2)} to {sizes_for(4)}",
+        xlabel="hidden layer (1 = nearest the input)",
+        ylabel="norm of dC/db (log scale)", logy=True,
+        references={f"book, {hidden} hidden layers":
+                    (layers[hidden], [float(g) for g in PUBLISHED_GRADIENTS[hidden]])
+                    for hidden in means})
+    caption = ("gradients-at-init.png: how fast each hidden layer starts to learn (the "
+               "length of the gradient of the cost with respect to its biases) in fresh "
+               "networks of 2, 3 and 4 hidden layers: the layers nearest the input get "
+               "the smallest gradients, each a quarter to a fifth of the next one's, which is "
+               "the vanishing gradient problem (crosses: the book's figures).")
+    return Outcome([], [figure], ["\n".join(lines), caption])
 
 
 def speed_of_learning(training_data, hidden_layers: int, seed: int,
@@ -202,11 +222,16 @@ def training_speed(data: Data, opts: Chapter5Options) -> Outcome:
         figures.append(plot_series(
             opts.out / f"training-speed-{hidden}-hidden.png",
             {f"hidden layer {layer + 1}": runs[0][:, layer] for layer in range(hidden)},
-            title=f"Speed of learning: {sizes_for(hidden)}, seed {run_seeds[0]}",
-            xlabel="epoch", ylabel="norm of the bias gradient", logy=True))
+            title=f"Speed of learning during full-batch training: {sizes_for(hidden)}, "
+                  f"seed {run_seeds[0]}",
+            xlabel="epoch", ylabel="norm of dC/db (log scale)", logy=True))
     print("\n".join(lines), flush=True)
     write_json(opts.out / "training-speed.json", record)
-    return Outcome([], figures, ["\n".join(lines)])
+    caption = ("training-speed-N-hidden.png: the length of each hidden layer's bias "
+               f"gradient before each of {epochs} steps of full-batch gradient descent, "
+               "for N = 2, 3 and 4 hidden layers (log scale): the early layers keep "
+               "learning far more slowly than the later ones all through training.")
+    return Outcome([], figures, ["\n".join(lines), caption])
 
 
 def spread(values: Sequence[float]) -> str:
@@ -228,18 +253,20 @@ def main(argv=None) -> str:
     add_options(parser, EXPERIMENTS,
                 f"under half a minute: 1 run, {QUICK_EPOCHS} epochs for the accuracies "
                 f"(unless --runs or --epochs say otherwise)")
-    parser.add_argument("--init-seeds", type=int, default=INIT_SEEDS, metavar="N",
+    parser.add_argument("--init-seeds", type=positive, default=INIT_SEEDS, metavar="N",
                         help=f"seeds for the gradients at initialization "
                              f"(default {INIT_SEEDS})")
-    args = parser.parse_args(argv)
-    if args.init_seeds < 1:
-        parser.error("--init-seeds must be at least 1")
+    args = parse_args(parser, argv)
+    if args.seed + args.init_seeds - 1 > MAX_SEED:
+        parser.error(f"--seed {args.seed} with {args.init_seeds} --init-seeds goes past "
+                     f"the largest seed, {MAX_SEED}")
     # --quick leaves the full-batch runs their length; --epochs scales them too.
     speed_epochs = (max(1, round(SPEED_EPOCHS * args.epochs / BOOK_EPOCHS))
                     if args.epochs else SPEED_EPOCHS)
     opts = Chapter5Options.from_args(args, init_seeds=args.init_seeds,
                                      speed_epochs=speed_epochs)
-    return run_chapter(TITLE, EXPERIMENTS, args.only or list(EXPERIMENTS), opts)
+    with reported_errors("chapter5.py"):
+        return run_chapter(TITLE, EXPERIMENTS, args.only or list(EXPERIMENTS), opts)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ seed, then ``python conv.py ensemble --nets DIR*/nets/*.pt --out DIR``.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -71,8 +72,9 @@ import network3
 from network3 import Network
 from network3 import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
 from network3 import ReLU, sigmoid
-from reproduction import (SEED, Experiment, figure, make_parser, markdown_table,
-                          save_png, save_results, seeds, slug)
+from reproduction import (MAX_SEED, SEED, Experiment, digit_grid, figure, make_parser,
+                          markdown_table, parse_args, positive, print_where,
+                          reported_errors, save_png, save_results, seeds, slug)
 
 mini_batch_size = 10
 EXPANDED_FILE = "mnist_expanded.pkl.gz"
@@ -179,11 +181,21 @@ def _repeat(train: Callable[[int], Network], runs: int, name: str, published: st
         if save_nets is not None:
             net.save(Path(save_nets) / f"{slug(name)}-seed{run_seed}.pt")
         return net
-    experiment = Experiment(name, published, settings)
+    experiment = Experiment(name, published, settings, reference=_book_figure(published),
+                            ylabel=PROTOCOL_LABEL)
     nets = experiment.repeat(seeds(seed, runs), run, measure=_measured)
     if record is not None:
         record.append(experiment)
     return nets
+
+
+PROTOCOL_LABEL = "test accuracy (%) at the best validation epoch so far"
+
+
+def _book_figure(published: str) -> float | None:
+    """The book's accuracy as a number ("98.78%" -> 98.78), None if unpublished."""
+    found = re.match(r"(\d+\.\d+)%", published)
+    return float(found[1]) if found else None
 
 
 def _settings(training_data, epochs: int, eta: float, lmbda: float, layers: str) -> str:
@@ -491,26 +503,20 @@ def _finish(fig, filename):
 
 def plot_errors(error_locations, erroneous_predictions=None, filename=None,
                 test_data=None):
-    """Draw (up to 40 of) the misclassified test images in a row, each with
-    its true digit at the top right and, if given, the wrong prediction at
-    the bottom right.
+    """Draw (up to 40 of) the misclassified test images in rows of ten, each
+    with its true digit at the top right and, if given, the wrong prediction
+    at the bottom right.
 
     Returns the matplotlib figure; with ``filename`` it is also saved as a
-    PNG of 80 x 100 pixels per image (and closed)."""
+    PNG of 80 x 100 pixels per image."""
     test_x, test_y = test_data if test_data is not None else standard_data()[2]
     test_x, test_y = (np.asarray(a.cpu() if hasattr(a, "cpu") else a)
                       for a in (test_x, test_y))
-    n = min(40, len(error_locations))
-    fig, axes = figure(1, max(n, 1), squeeze=False, figsize=(0.8 * max(n, 1), 1.0))
-    for ax in axes[0]:
-        ax.set_axis_off()
-    for j, location in enumerate(error_locations[:n]):
-        ax = axes[0][j]
-        ax.matshow(test_x[location].reshape(28, 28), cmap="binary")
-        ax.text(24, 5, str(test_y[location]), color="green")
-        if erroneous_predictions is not None:
-            ax.text(24, 24, str(erroneous_predictions[j]), color="red")
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.98, wspace=0.1)
+    shown = list(error_locations[:40])
+    fig = digit_grid([test_x[j] for j in shown], columns=10,
+                     labels=[int(test_y[j]) for j in shown],
+                     guesses=(None if erroneous_predictions is None
+                              else list(erroneous_predictions[:40])))
     return _finish(fig, filename)
 
 
@@ -624,7 +630,8 @@ def run_experiments(names: Sequence[str] | None = None, *, runs: int = 3,
         exp = Experiment(f"ensemble of {len(nets)}", PUBLISHED["ensemble"],
                          f"plurality vote of the double_fc_dropout nets "
                          f"(seeds {net_seeds})"
-                         + (", loaded from files" if ensemble_nets else ""))
+                         + (", loaded from files" if ensemble_nets else ""),
+                         per_epoch=False)
         # Voting with loaded nets draws nothing at random: no seed to record.
         exp.add_run(None if ensemble_nets else seed,
                     [round(100 * (1 - len(error_locations) / total), 6)],
@@ -651,13 +658,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
                         help="which to run (default: all but regularized_dbl_conv): "
                              + ", ".join(ALL_NAMES))
-    parser.add_argument("--training-size", type=int, default=None,
-                        help="train on the first N training images only")
+    parser.add_argument("--training-size", type=positive, default=None,
+                        help="train on the first N training images only (at least "
+                             f"{mini_batch_size}, one mini-batch)")
     parser.add_argument("--lmbdas", nargs="+", type=float, default=None, metavar="L",
                         help="the lmbdas of regularized_dbl_conv and dbl_conv_relu "
                              "(default the book's sweeps; 0.1 gives the published "
                              "dbl_conv_relu alone)")
-    parser.add_argument("--repetitions", type=int, default=5,
+    parser.add_argument("--repetitions", type=positive, default=5,
                         help="dropout nets to train for the ensemble (default 5; "
                              "they train 40 epochs, the book's, unless --epochs is given)")
     parser.add_argument("--save-nets", action="store_true",
@@ -665,22 +673,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--nets", nargs="+", type=Path, default=(), metavar="FILE",
                         help="for the ensemble: vote with these saved networks "
                              "(from --save-nets) instead of training new ones")
-    args = parser.parse_args(argv)
-    unknown = [n for n in args.experiments if n not in ALL_NAMES]
-    if unknown:
-        parser.error(f"unknown experiment(s) {', '.join(unknown)}; "
-                     f"choose from {', '.join(ALL_NAMES)}")
-    try:
+    args = parse_args(parser, argv)
+    _check_arguments(parser, args)
+    with reported_errors("conv.py", network3.NetworkFileError):
         experiments = run_experiments(
             args.experiments or None, runs=args.runs, epochs=args.epochs, seed=args.seed,
             training_size=args.training_size, repetitions=args.repetitions,
             lmbdas=args.lmbdas, out=args.out, save_nets=args.save_nets,
             ensemble_nets=args.nets)
-    except (OSError, data_files.DataFileError, network3.NetworkFileError) as error:
-        parser.exit(1, f"conv.py: {error}\n")  # a missing or unfit file: one message
     print(markdown_table(experiments))
-    print(f"Results written to {args.out}")
+    print_where(args.out)
     return 0
+
+
+#### The script's checks of its arguments, made before any data is loaded
+def _check_arguments(parser, args) -> None:
+    """Stop with a usage message (exit 2) on a bad argument, or with one
+    line (exit 1) on a network file that is not there."""
+    unknown = [n for n in args.experiments if n not in ALL_NAMES]
+    if unknown:
+        parser.error(f"unknown experiment(s) {', '.join(unknown)}; "
+                     f"choose from {', '.join(ALL_NAMES)}")
+    chosen = args.experiments or [n for n in ALL_NAMES if n not in OPTIONAL]
+    expanded_only = all(n.startswith(("expanded", "double_fc")) or
+                        (n == "ensemble" and not args.nets) for n in chosen)
+    most = 250_000 if expanded_only else 50_000
+    if args.training_size is not None and not mini_batch_size <= args.training_size <= most:
+        parser.error(f"--training-size must lie between {mini_batch_size} (one mini-batch) "
+                     f"and {most:,} (the training images), got {args.training_size}")
+    if args.lmbdas is not None and any(not lmbda >= 0 for lmbda in args.lmbdas):
+        parser.error(f"--lmbdas must not be negative, got {args.lmbdas}")
+    if args.seed + args.repetitions - 1 > MAX_SEED:
+        parser.error(f"--seed {args.seed} with {args.repetitions} repetitions goes past "
+                     f"the largest seed, {MAX_SEED}")
+    if args.nets and "ensemble" not in chosen:
+        parser.error("--nets is for the ensemble: name the experiment 'ensemble'")
+    for path in args.nets:
+        if not path.is_file():
+            parser.exit(1, f"conv.py: {path}: no such network file\n")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,14 @@ so that the scripts themselves hold only the chapters' experiments:
   sets the measured figures beside the published ones;
 - ``run_chapter``, which runs chapter 3's or chapter 5's experiment
   functions (each taking ``Data`` and ``Options`` and giving an
-  ``Outcome``) and saves the results after each one.
+  ``Outcome``) and saves the results after each one;
+- the figures: ``plot_series`` (lines per epoch, with markers where the
+  points are few, whole-number epoch ticks and the book's figure drawn
+  as a reference) and ``digit_grid`` (MNIST images in rows), drawn
+  without pyplot;
+- ``parse_args``, which checks the common options before any data is
+  loaded, and ``reported_errors``, which turns a missing or unfit file
+  into one line on stderr.
 
 It is deliberately a handful of functions, not a framework.
 """
@@ -28,9 +35,12 @@ import argparse
 import contextlib
 import io
 import json
+import math
+import os
 import random
 import re
 import sys
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,13 +49,14 @@ from typing import Callable, Iterator, Mapping, NamedTuple, Sequence, TypeVar
 import numpy as np
 
 import mnist_loader
-from data_files import atomic_path
+from data_files import DataFileError, atomic_path
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 SEED = 12345678            # the seed of the book's figure scripts
 DEFAULT_RUNS = 3
 BOOK_EPOCHS = 30           # chapters 3 and 5: --epochs E scales every run by E/30
 QUICK_EPOCHS = 3           # what --quick gives where the book runs 30 epochs
+MAX_SEED = 2**32 - 1       # numpy's generators take seeds 0 .. 2**32 - 1
 
 T = TypeVar("T")
 
@@ -56,11 +67,11 @@ def make_parser(description: str, *, epochs: int, runs: int = DEFAULT_RUNS,
                 name: str = "") -> argparse.ArgumentParser:
     """The chapter scripts' common options; callers may add their own."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--runs", type=_positive, default=runs,
+    parser.add_argument("--runs", type=positive, default=runs,
                         help=f"runs of each experiment (default {runs})")
-    parser.add_argument("--seed", type=int, default=seed,
+    parser.add_argument("--seed", type=_seed, default=seed,
                         help=f"seed of the first run; run i uses seed+i (default {seed})")
-    parser.add_argument("--epochs", type=_positive, default=epochs,
+    parser.add_argument("--epochs", type=positive, default=epochs,
                         help=f"epochs per run (default {epochs}, the book's)")
     default_out = Path(out) if out is not None else RESULTS_DIR / name
     parser.add_argument("--out", type=Path, default=default_out,
@@ -69,11 +80,26 @@ def make_parser(description: str, *, epochs: int, runs: int = DEFAULT_RUNS,
     return parser
 
 
-def _positive(text: str) -> int:
-    value = int(text)
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _seed(text: str) -> int:
+    value = _integer(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed lies between 0 and {MAX_SEED}, got {value}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
 
 
 def add_options(parser, experiments: Sequence[str], quick_help: str) -> None:
@@ -150,7 +176,17 @@ def run_chapter(title: str, experiments: Mapping[str, Callable[[Data, Options], 
         notes.append(f"{name} took {time.perf_counter() - start:.0f} s")
         table = save_results(opts.out, title, done, "\n".join(f"- {note}" for note in notes))
     print(table)
+    print_where(opts.out)
     return table
+
+
+def print_where(out: str | Path) -> None:
+    """The scripts' last line: where their results are."""
+    out = Path(out)
+    pngs = len(list(out.glob("*.png")))
+    print(f"Results are in {out}: table.md (measured beside the book's figures, and "
+          f"the figures' captions), results.json (every epoch of every run) and "
+          f"{pngs} PNG figure{'s' if pngs != 1 else ''}.", flush=True)
 
 
 #### Runs
@@ -229,6 +265,11 @@ class Experiment:
     published: str
     settings: str = ""
     runs: list[dict] = field(default_factory=list)
+    # The book's figure (%) drawn on the plot: a number (a dashed line) or
+    # a pair (epochs, percents) of the book's per-epoch figures (points).
+    reference: float | tuple | None = None
+    ylabel: str = "accuracy (%)"     # which accuracy, on which data
+    per_epoch: bool = True           # False: one figure per run (a baseline), no curve
 
     def add_run(self, seed: int | None, accuracies: Sequence[float], **series) -> None:
         """Record one run: its seed (None for a run that draws nothing at
@@ -308,7 +349,8 @@ def save_results(out_dir: str | Path, title: str,
                  experiments: Sequence[Experiment], notes: str = "", *,
                  series: Sequence[str] = ()) -> str:
     """Write results.json, table.md and a PNG of accuracy per epoch for each
-    experiment that ran more than one epoch; return the markdown table.
+    experiment recorded per epoch (a baseline's one figure is in the table
+    only); return the markdown table.
 
     For each name in ``series`` (such as "validation"), an experiment whose
     runs recorded that series also gets ``<experiment>-<name>.png``.
@@ -318,23 +360,36 @@ def save_results(out_dir: str | Path, title: str,
                {"title": title, "notes": notes,
                 "experiments": [vars(exp) for exp in experiments]})
     for exp in experiments:
-        # A curve needs two epochs; a one-figure result (a baseline) is in the table.
-        if any(len(run["accuracy"]) > 1 for run in exp.runs):
+        if exp.per_epoch and any(run["accuracy"] for run in exp.runs):
+            references = _book_reference(exp)
             plot_series(out_dir / f"{slug(exp.name)}.png",
                         {f"seed {run['seed']}": run["accuracy"] for run in exp.runs},
-                        title=f"{exp.name} (published: {exp.published})",
-                        xlabel="epoch", ylabel="accuracy (%)")
+                        title=f"{exp.name}: {exp.settings}" if exp.settings else exp.name,
+                        xlabel="epoch", ylabel=exp.ylabel, references=references)
         for name in series:
             curves = {f"seed {run['seed']}": run[name] for run in exp.runs if run.get(name)}
             if curves:
                 plot_series(out_dir / f"{slug(exp.name)}-{slug(name)}.png", curves,
-                            title=f"{exp.name}: {name} accuracy", xlabel="epoch",
-                            ylabel="accuracy (%)")
+                            title=f"{exp.name}: {name} accuracy per epoch", xlabel="epoch",
+                            ylabel=f"{name} accuracy (%)")
     table = markdown_table(experiments)
     text = f"# {title}\n\n{table}" + (f"\n{notes}\n" if notes else "")
     with atomic_path(out_dir / "table.md") as tmp:
         tmp.write_text(text)
     return table
+
+
+def _book_reference(exp: Experiment) -> dict:
+    """What a plot of ``exp`` draws of the book's figure: a line at a
+    figure, or the book's points within the epochs that were run."""
+    if exp.reference is None:
+        return {}
+    label = f"book: {exp.published}"
+    if not isinstance(exp.reference, (tuple, list)):
+        return {label: exp.reference}
+    last = max(len(run["accuracy"]) for run in exp.runs) - 1
+    points = [(x, y) for x, y in zip(*exp.reference) if x <= last]
+    return {label: tuple(map(list, zip(*points)))} if points else {}
 
 
 def write_json(path: str | Path, obj) -> None:
@@ -343,31 +398,108 @@ def write_json(path: str | Path, obj) -> None:
         tmp.write_text(json.dumps(obj, indent=1))
 
 
-def plot_series(path: str | Path, series: Mapping[str, Sequence | tuple],
-                *, title: str, xlabel: str, ylabel: str,
-                logy: bool = False) -> Path:
-    """Draw one line per entry of ``series`` into a PNG at ``path``.
+#### Figures
+FEW_POINTS = 40   # a line of at most this many points marks each one
+TITLE_WIDTH = 75  # characters per title line in a 7-inch-wide figure
+LABEL_WIDTH = 45  # characters per line of a legend entry
 
-    Each value is either a list of y values (plotted against 0, 1, 2, ...)
-    or a pair ``(xs, ys)``.
-    """
+
+def plot_series(path: str | Path, series: Mapping[str, Sequence | tuple], *,
+                title: str, xlabel: str, ylabel: str, logx: bool = False,
+                logy: bool = False, references: Mapping[str, float | tuple] | None = None,
+                integer_x: bool = True) -> Path:
+    """Draw one line per entry of ``series`` into a PNG at ``path``; see
+    ``draw_series`` for what the arguments mean."""
     fig, ax = figure(figsize=(7, 4.5))
-    for label, values in series.items():
-        if isinstance(values, tuple) and len(values) == 2:
-            xs, ys = values
-        else:
-            xs, ys = range(len(values)), values
-        ax.plot(list(xs), list(ys), label=label)
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if logy:
-        ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    if len(series) > 1:
-        ax.legend(fontsize=8)
+    draw_series(ax, series, title=title, xlabel=xlabel, ylabel=ylabel, logx=logx,
+                logy=logy, references=references, integer_x=integer_x)
     fig.tight_layout()
     return save_png(fig, path)
+
+
+def draw_series(ax, series: Mapping[str, Sequence | tuple], *, title: str, xlabel: str,
+                ylabel: str, logx: bool = False, logy: bool = False,
+                references: Mapping[str, float | tuple] | None = None,
+                integer_x: bool = True) -> None:
+    """Draw one line per entry of ``series`` on the axes ``ax``, readable at
+    any length: each point marked where there are few, whole-number ticks
+    on the x axis (epochs) unless ``integer_x`` is False, the title wrapped
+    to fit, and a legend.
+
+    Each value of ``series`` is a list of y values (plotted against 0, 1,
+    2, ...) or a pair ``(xs, ys)``.  Each of ``references`` (the book's
+    figures, by label) is a number, drawn as a dashed horizontal line, or a
+    pair ``(xs, ys)``, drawn as dotted points.
+    """
+    xs_seen = set()
+    for label, values in series.items():
+        xs, ys = _xy(values)
+        xs_seen.update(xs)
+        ax.plot(xs, ys, marker="o" if len(xs) <= FEW_POINTS else None, markersize=4,
+                label=textwrap.fill(label, LABEL_WIDTH))
+    references = references or {}
+    # The book's points share the colour of the line they go with, where
+    # there is one reference per line; otherwise each gets its own.
+    paired = len(references) == len(series)
+    for k, (label, value) in enumerate(references.items()):
+        if isinstance(value, tuple):
+            xs, ys = _xy(value)
+            ax.plot(xs, ys, linestyle=":", marker="x",
+                    color=f"C{k if paired else k + len(series)}",
+                    label=textwrap.fill(label, LABEL_WIDTH))
+        else:
+            ax.axhline(value, linestyle="--", linewidth=1.2, color="0.3",
+                       label=textwrap.fill(label, LABEL_WIDTH))
+    ax.set_title(textwrap.fill(title, TITLE_WIDTH), fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    if integer_x and not logx:
+        from matplotlib.ticker import MaxNLocator
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(xs_seen) == 1:  # one epoch: a point in the middle, not at an edge
+            x = xs_seen.pop()
+            ax.set_xlim(x - 1, x + 1)
+            ax.set_xticks([x])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def _xy(values) -> tuple[list, list]:
+    if isinstance(values, tuple) and len(values) == 2:
+        return list(values[0]), list(values[1])
+    return list(range(len(values))), list(values)
+
+
+def digit_grid(images, *, columns: int = 10, labels=None, guesses=None,
+               cell: tuple[float, float] = (0.8, 1.0)):
+    """MNIST images (rows of 784 pixels, or 28x28 arrays) drawn in rows of
+    ``columns``, as the book lays out its pictures of digits; returns the
+    figure, ``cell`` inches (80 x 100 pixels at 100 dpi) per image.
+
+    With ``labels``, each image's correct digit is written at its top
+    right (green); with ``guesses``, a classifier's answer at its bottom
+    right (red).
+    """
+    images = [np.asarray(image).reshape(28, 28) for image in images]
+    cols = max(1, min(columns, len(images)))
+    rows = max(1, math.ceil(len(images) / cols))
+    fig, axes = figure(rows, cols, squeeze=False, figsize=(cell[0] * cols, cell[1] * rows))
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for j, image in enumerate(images):
+        ax = axes.flat[j]
+        ax.matshow(image, cmap="binary")
+        if labels is not None:
+            ax.text(24, 5, str(labels[j]), color="green")
+        if guesses is not None:
+            ax.text(24, 24, str(guesses[j]), color="red")
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.98, wspace=0.1,
+                        hspace=0.1)
+    return fig
 
 
 def figure(nrows: int = 1, ncols: int = 1, squeeze: bool = True, **kwargs):
@@ -390,3 +522,36 @@ def save_png(fig, path: str | Path, dpi: int = 100) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
     return path
+
+
+#### Checking a script's arguments, and its expected errors
+def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """Parse ``argv`` and check the common options before any work starts:
+    every run's seed must be one numpy takes, and ``--out`` must be a folder
+    that can be made or written to.  A bad argument stops the script with
+    argparse's usage message and exit status 2."""
+    args = parser.parse_args(argv)
+    runs = getattr(args, "runs", None) or DEFAULT_RUNS
+    if args.seed + runs - 1 > MAX_SEED:
+        parser.error(f"--seed {args.seed} with {runs} runs goes past the largest "
+                     f"seed, {MAX_SEED}")
+    out = Path(args.out)
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        parser.error(f"--out {out}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        parser.error(f"--out {out}: cannot write in {existing}")
+    return args
+
+
+@contextlib.contextmanager
+def reported_errors(script: str, *expected: type[BaseException]) -> Iterator[None]:
+    """Inside the block, a missing or unfit file (an OSError or a
+    DataFileError, or one of ``expected``) ends the script with one line on
+    stderr, naming the problem and the file, and exit status 1 instead of a
+    traceback."""
+    try:
+        yield
+    except (OSError, DataFileError, *expected) as error:
+        print(f"{script}: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None

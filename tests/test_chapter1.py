@@ -1,8 +1,18 @@
 """The chapter 1 script, run for one epoch of each experiment on real MNIST."""
 
 import json
+import struct
+
+import pytest
 
 import chapter1
+import mnist_loader
+
+
+def png_size(path):
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", path.name
+    return struct.unpack(">II", header[16:24])
 
 
 def test_chapter1_one_epoch_of_each_experiment(tmp_path, capsys):
@@ -10,9 +20,11 @@ def test_chapter1_one_epoch_of_each_experiment(tmp_path, capsys):
                            "--out", str(tmp_path)])
     printed = capsys.readouterr().out
     assert printed.count("Epoch 0: ") == len(chapter1.EXPERIMENTS)
+    assert printed.rstrip().splitlines()[-1].startswith(f"Results are in {tmp_path}")
     saved = json.loads((tmp_path / "results.json").read_text())
     by_name = {exp["name"]: exp for exp in saved["experiments"]}
-    assert list(by_name) == [f"{sizes}, eta {eta}" for sizes, eta, _ in chapter1.EXPERIMENTS] + [
+    assert list(by_name) == [f"{sizes}, eta {eta}"
+                             for sizes, eta, _, _ in chapter1.EXPERIMENTS] + [
         "average darkness"]
     for name, exp in by_name.items():
         assert len(exp["runs"]) == 1 and len(exp["runs"][0]["accuracy"]) == 1
@@ -24,6 +36,74 @@ def test_chapter1_one_epoch_of_each_experiment(tmp_path, capsys):
     assert accuracy["average darkness"] == 22.25
     darkness_row = next(line for line in table.splitlines() if "average darkness" in line)
     assert darkness_row.endswith("| 1 (-) |")  # deterministic: no seed to report
-    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
-    assert pngs == []  # one epoch is a point, not a curve: no plots
     assert (tmp_path / "table.md").read_text().count("\n| ") == len(by_name) + 1
+
+    # One epoch is one point, still plotted; the baseline is in the table only;
+    # and the book's pictures of the digits, each with a caption in table.md.
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert pngs == sorted(["784-30-10-eta-3-0.png", "784-100-10-eta-3-0.png",
+                           "784-100-10-eta-0-001.png", "784-30-10-eta-100-0.png",
+                           "mnist-digits.png", "mnist-first-digit.png",
+                           "mnist-100-digits.png", "mnist-really-bad-images.png"])
+    assert png_size(tmp_path / "mnist-digits.png") == (6 * 80, 100)
+    assert png_size(tmp_path / "mnist-100-digits.png") == (10 * 80, 10 * 80)
+    assert png_size(tmp_path / "mnist-really-bad-images.png") == (10 * 80, 2 * 100)
+    notes = (tmp_path / "table.md").read_text()
+    for name in pngs:
+        assert f"- {name}: " in notes, name
+
+
+def test_the_hard_images_are_ones_the_network_gets_wrong(tmp_path):
+    """The "really bad" images: misclassified test images, the worst first."""
+    import network
+    from reproduction import seed_all
+
+    training, _, test = mnist_loader.load_data_wrapper()
+    seed_all(1)
+    net = network.Network([784, 30, 10])
+    net.SGD(training[:5000], 1, 10, 3.0)
+    caption = chapter1.hard_images(net, 1, test, tmp_path, count=10)
+    shown = [int(j) for j in caption.split("(test images ")[1].split(", ...")[0].split(", ")]
+    for j in shown:
+        x, y = test[j]
+        assert int(net.feedforward(x).argmax()) != y
+    outputs = [float(net.feedforward(test[j][0])[test[j][1], 0]) for j in shown]
+    assert outputs == sorted(outputs)  # the smallest output for the right digit first
+
+
+def test_a_stalled_run_gets_a_note_and_a_short_one_does_not():
+    stuck = [80.0] + [87.17] * 29
+    note = chapter1.stall_note([784, 100, 10], 3.0, stuck)
+    assert "87.17%" in note and "96.59%" in note and "book warns" in note
+    assert chapter1.stall_note([784, 100, 10], 3.0, [96.0] * 30) is None
+    assert chapter1.stall_note([784, 100, 10], 3.0, [75.0] * 2) is None  # still learning
+    assert chapter1.stall_note([784, 100, 10], 0.001, [20.0] * 30) is None  # no book best
+
+
+@pytest.fixture
+def no_data(monkeypatch):
+    """Loading MNIST fails the test: bad arguments must stop the script first."""
+    def refuse(*args):
+        raise AssertionError("the data was loaded before the arguments were checked")
+    monkeypatch.setattr(mnist_loader, "load_data", refuse)
+    monkeypatch.setattr(mnist_loader, "load_data_wrapper", refuse)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seed", "-5"], "--seed"), (["--runs", "0"], "--runs"),
+    (["--epochs", "0"], "--epochs"), (["--epochs", "x"], "--epochs"),
+    (["--seed", str(2**32 - 1), "--runs", "2"], "largest seed")])
+def test_chapter1_refuses_bad_arguments_before_loading_data(argv, message, no_data, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        chapter1.main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_chapter1_refuses_an_out_it_cannot_write(tmp_path, no_data, capsys):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(SystemExit) as stopped:
+        chapter1.main(["--out", str(tmp_path / "a-file")])
+    assert stopped.value.code == 2
+    assert "is not a folder" in capsys.readouterr().err

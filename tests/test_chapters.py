@@ -126,10 +126,16 @@ def test_chapter3_draws_the_books_figures(chapter3_run):
                             "training-accuracy")]
     figures += ["overfitting-full-training-vs-test.png", "l2-full-training-vs-test.png",
                 "weight-init-30.png", "weight-init-100.png", "learning-rates.png",
-                "more-data.png"]
+                "more-data.png", "more-data-log.png", "more-data-comparison.png"]
     for name in figures:
         assert_png(out / name)
     notes = (out / "table.md").read_text()
+    for name in ("more-data.png", "more-data-log.png", "more-data-comparison.png"):
+        assert f"- {name}: " in notes, name  # each with its caption
+    # The runs per epoch get a plot each (one epoch is a point); the one-figure
+    # more-data runs are in the table only.
+    assert_png(out / "cross-entropy-784-30-10.png")
+    assert not list(out.glob("more-data-network*.png"))
     assert "training accuracy first 100% at epoch" in notes
     assert "accuracy after the first epoch" in notes
 
@@ -142,6 +148,41 @@ def test_chapter3_only_runs_the_chosen_experiments(tmp_path):
     assert len(results["experiments"][0]["runs"][0]["accuracy"]) == 27  # 400*2/30
     with pytest.raises(SystemExit):
         chapter3.main(["--only", "no_such_experiment", "--out", str(tmp_path)])
+
+
+@pytest.fixture
+def no_data(monkeypatch):
+    """Loading MNIST fails the test: bad arguments must stop a script first."""
+    def refuse(*args):
+        raise AssertionError("the data was loaded before the arguments were checked")
+    monkeypatch.setattr(mnist_loader, "load_data", refuse)
+    monkeypatch.setattr(mnist_loader, "load_data_wrapper", refuse)
+
+
+BAD_COMMON = [(["--seed", "-1"], "--seed"), (["--runs", "0"], "--runs"),
+              (["--epochs", "-3"], "--epochs"), (["--runs", "two"], "--runs"),
+              (["--seed", str(2**32 - 1), "--runs", "3"], "largest seed")]
+
+
+@pytest.mark.parametrize("argv, message", BAD_COMMON + [
+    (["--sizes", "5"], "--sizes"), (["--sizes", "60000"], "--sizes"),
+    (["--sizes", "0"], "--sizes"), (["--only", "nothing"], "--only")])
+def test_chapter3_refuses_bad_arguments_before_loading_data(argv, message, no_data,
+                                                            tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        chapter3.main(argv + ["--out", str(tmp_path)])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_chapter3_and_5_refuse_an_out_they_cannot_write(tmp_path, no_data, capsys):
+    (tmp_path / "file").write_text("")
+    for script in (chapter3, chapter5):
+        with pytest.raises(SystemExit) as stopped:
+            script.main(["--quick", "--out", str(tmp_path / "file" / "results")])
+        assert stopped.value.code == 2
+        assert "is not a folder" in capsys.readouterr().err
 
 
 def test_chapter3_options_keep_the_books_epochs_by_default(tmp_path):
@@ -186,9 +227,23 @@ def test_full_batch_step_reports_the_averaged_backprop_gradient(training_data):
     assert all(not np.array_equal(b0, b1) for b0, b1 in zip(before, net.biases))
 
 
-def test_chapter5_runs_and_writes_every_table_and_figure(tmp_path):
+@pytest.mark.parametrize("argv, message", BAD_COMMON + [
+    (["--init-seeds", "0"], "--init-seeds"),
+    (["--seed", str(2**32 - 5), "--init-seeds", "10"], "largest seed")])
+def test_chapter5_refuses_bad_arguments_before_loading_data(argv, message, no_data,
+                                                            tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        chapter5.main(argv + ["--out", str(tmp_path)])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_chapter5_runs_and_writes_every_table_and_figure(tmp_path, capsys):
     table = chapter5.main(["--quick", "--epochs", "1", "--init-seeds", "3",
                            "--out", str(tmp_path)])
+    assert capsys.readouterr().out.rstrip().splitlines()[-1].startswith(
+        f"Results are in {tmp_path}")
     rows = table_rows(table)
     assert list(rows) == ["[784, 30, 10]", "[784, 30, 30, 10]", "[784, 30, 30, 30, 10]",
                           "[784, 30, 30, 30, 30, 10]"]
@@ -211,7 +266,9 @@ def test_chapter5_runs_and_writes_every_table_and_figure(tmp_path):
     assert four[0, -1] > 10 * four[0, 0]  # the last hidden layer learns faster
     assert four[-1, -1] < four[0, -1]     # and its gradient shrinks as it learns
 
+    assert_png(tmp_path / "gradients-at-init.png")
     notes = (tmp_path / "table.md").read_text()
+    assert "- gradients-at-init.png: " in notes and "- training-speed-N-hidden.png: " in notes
     for hidden, layer, book in ((2, 2, "0.31"), (3, 2, "0.060"), (4, 1, "0.003")):
         assert f"| {hidden} | {layer} | {book} |" in notes
     assert "| 4 | about 100 |" in notes

@@ -278,12 +278,16 @@ def png_size(path):
     return struct.unpack(">II", header[16:24])
 
 
-def test_plot_errors_writes_one_panel_per_error(tmp_path, small):
+def test_plot_errors_lays_the_errors_out_in_rows_of_ten(tmp_path, small):
     path = tmp_path / "errors.png"
-    conv.plot_errors([3, 1, 4, 15, 9], [0, 1, 2, 3, 4], path, test_data=small[2])
+    fig = conv.plot_errors([3, 1, 4, 15, 9], [0, 1, 2, 3, 4], path, test_data=small[2])
     assert png_size(path) == (5 * 80, 100)
-    conv.plot_errors(list(range(45)), None, tmp_path / "many.png", test_data=small[2])
-    assert png_size(tmp_path / "many.png") == (40 * 80, 100)  # at most 40 drawn
+    texts = [[t.get_text() for t in ax.texts] for ax in fig.get_axes()]
+    truth = small[2][1]
+    assert texts == [[str(int(truth[j])), str(p)] for j, p in zip([3, 1, 4, 15, 9], range(5))]
+    fig = conv.plot_errors(list(range(45)), None, tmp_path / "many.png", test_data=small[2])
+    assert png_size(tmp_path / "many.png") == (10 * 80, 4 * 100)  # at most 40 drawn
+    assert sum(bool(ax.images) for ax in fig.get_axes()) == 40
 
 
 def test_plot_filters(tmp_path, small):
@@ -310,7 +314,16 @@ def test_script_writes_results_and_table(tmp_path, capsys):
     assert "| shallow |" in table and "97.80%" in table
     assert png_size(out / "shallow.png")[0] > 0
     assert png_size(out / "shallow-validation.png")[0] > 0
-    assert "| shallow |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| shallow |" in printed
+    assert printed.rstrip().splitlines()[-1].startswith(f"Results are in {out}")
+    # A single epoch is still drawn: one marked point, not an empty line.
+    assert conv.main(["shallow", "--runs", "1", "--epochs", "1", "--training-size", "100",
+                      "--out", str(tmp_path / "one")]) == 0
+    assert png_size(tmp_path / "one" / "shallow-validation.png")[0] > 0
+    saved = json.loads((tmp_path / "one" / "results.json").read_text())
+    assert saved["experiments"][0]["reference"] == 97.80
+    assert "best validation epoch" in saved["experiments"][0]["ylabel"]
 
 
 def test_script_rejects_unknown_experiments(tmp_path):
@@ -318,7 +331,45 @@ def test_script_rejects_unknown_experiments(tmp_path):
         conv.main(["no_such_experiment", "--out", str(tmp_path)])
 
 
-def test_script_says_in_one_line_that_a_network_file_is_missing(tmp_path, capsys):
+@pytest.fixture
+def no_data(monkeypatch):
+    """Loading MNIST fails the test: bad arguments must stop the script first."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the data was loaded before the arguments were checked")
+    monkeypatch.setattr(network3, "load_data_shared", refuse)
+    monkeypatch.setattr(conv, "standard_data", refuse)
+    monkeypatch.setattr(conv, "expanded_training_data", refuse)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["shallow", "--seed", "-1"], "--seed"), (["shallow", "--runs", "0"], "--runs"),
+    (["shallow", "--epochs", "0"], "--epochs"),
+    (["shallow", "--training-size", "5"], "--training-size"),
+    (["shallow", "--training-size", "60000"], "--training-size"),
+    (["expanded_data_100", "--training-size", "300000"], "--training-size"),
+    (["dbl_conv_relu", "--lmbdas", "-0.1"], "--lmbdas"),
+    (["double_fc_dropout", "--repetitions", "0"], "--repetitions"),
+    (["double_fc_dropout", "--seed", str(2**32 - 2), "--repetitions", "5"], "largest seed"),
+    (["shallow", "--nets", "a.pt"], "--nets"),
+    (["no_such_experiment"], "unknown experiment")])
+def test_script_refuses_bad_arguments_before_loading_data(argv, message, no_data,
+                                                          tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        conv.main(argv + ["--out", str(tmp_path)])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_script_refuses_an_out_it_cannot_write(tmp_path, no_data, capsys):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as stopped:
+        conv.main(["shallow", "--out", str(tmp_path / "file")])
+    assert stopped.value.code == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+def test_script_says_in_one_line_that_a_network_file_is_missing(tmp_path, no_data, capsys):
     with pytest.raises(SystemExit) as stopped:
         conv.main(["ensemble", "--nets", str(tmp_path / "none.pt"), "--out", str(tmp_path)])
     assert stopped.value.code == 1
@@ -334,7 +385,9 @@ def test_run_experiments_ensemble(tmp_path, small):
     votes = experiments[1].runs[0]
     assert 0 <= votes["errors"] <= 100
     assert votes["accuracy"] == [pytest.approx(100 - votes["errors"])]  # 100 test images
-    assert png_size(out / "ensemble_errors.png")[1] == 100
+    shown = min(40, votes["errors"])  # in rows of ten
+    assert png_size(out / "ensemble_errors.png") == (80 * min(10, shown),
+                                                     100 * -(-shown // 10))
     assert png_size(out / "net_full_layer_0.png") == (300, 240)
     assert png_size(out / "net_full_layer_1.png") == (480, 300)
     saved = sorted((out / "nets").iterdir())
@@ -363,7 +416,9 @@ def test_ensemble_votes_with_saved_nets(tmp_path, small, capsys):
     loaded = [network3.load(f) for f in files]
     errors, _ = conv.ensemble(loaded, small[2])
     assert experiments[0].runs[0]["errors"] == len(errors)
-    assert png_size(tmp_path / "vote" / "ensemble_errors.png")[1] == 100
+    shown = min(40, len(errors))
+    assert png_size(tmp_path / "vote" / "ensemble_errors.png") == (
+        80 * min(10, shown), 100 * -(-shown // 10))
     # The script's --nets, which votes on all 10,000 test images.
     conv.main(["ensemble", "--nets", *map(str, files), "--out", str(tmp_path / "cli")])
     row = (tmp_path / "cli" / "table.md").read_text().splitlines()[4]
