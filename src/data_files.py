@@ -237,7 +237,10 @@ class _PendingArray:
         _, shape, dtype, fortran, data = state
         if self.array is not None or not isinstance(fortran, bool):
             raise _Refused("an array is given its state twice or a bad order flag")
-        self.array = _array(data, dtype, shape, "F" if fortran else "C")
+        array = _array(data, dtype, shape, "F" if fortran else "C")
+        # numpy gives such an array its machine's byte order; so do we.
+        self.array = array if array.dtype.isnative else array.astype(
+            array.dtype.newbyteorder("="))
 
 
 _NDARRAY = object()  # what the global numpy.ndarray stands for
@@ -569,21 +572,33 @@ def _idx_size(shape: tuple[int, ...]) -> int:
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one gzipped IDX file, checking its digest and its shape.
 
-    A known file (one of ``IDX_FILES``) is decompressed only up to the
-    size it must have; any other up to ``MAX_PICKLE_BYTES``.
+    It is decompressed only up to the size it must have: for one of
+    ``IDX_FILES``, its known size; for any other, the size its header
+    declares, which may be at most ``MAX_PICKLE_BYTES``.
     """
     path = Path(path)
     digest, shape = IDX_FILES.get(path.name, (None, None))
-    limit = _idx_size(shape) if shape is not None else MAX_PICKLE_BYTES
+    gunzip = _Gunzip(_idx_size(shape) if shape is not None else MAX_PICKLE_BYTES)
     raw = bytearray()
     try:
         with open(path, "rb") as f:
-            gunzip = _Gunzip(limit)
-            while chunk := f.read(1 << 20):
+            while chunk := f.read(1 << 16):  # at most ~64 MB out per piece
                 raw += gunzip.feed(chunk)
+                if shape is None and len(raw) >= 4 and len(raw) >= 4 + 4 * raw[3]:
+                    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big")
+                                  for i in range(raw[3]))
+                    if _idx_size(shape) > MAX_PICKLE_BYTES:
+                        raise DataFileError(
+                            f"{path}: declares an array of shape {shape}, more than "
+                            f"the {MAX_PICKLE_BYTES:,} bytes a data file may hold")
+                    gunzip.limit = _idx_size(shape)
         gunzip.finish()
     except FileNotFoundError:
         raise DataFileError(f"{path}: no such IDX file") from None
+    except DataFileError:
+        raise
+    except MemoryError:
+        raise DataFileError(f"{path}: too large to load into memory") from None
     except (OSError, ValueError, zlib.error) as e:
         raise DataFileError(
             f"{path}: corrupt or truncated gzip file ({e}); "
@@ -593,7 +608,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             f"{path}: bad checksum (SHA-256 of the decompressed bytes is "
             f"{hashlib.sha256(raw).hexdigest()}, expected {digest}); "
             f"delete it and it will be downloaded again")
-    return parse_idx(raw, path, shape)
+    return parse_idx(raw, path, IDX_FILES.get(path.name, (None, None))[1])
 
 
 def parse_idx(raw: bytes, path: Path, shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -629,7 +644,7 @@ class _Gunzip:
             if data:
                 raise ValueError("there is more data after the end of the gzip stream")
             return b""
-        out = self.inflater.decompress(data, self.limit + 1 - self.size)
+        out = self.inflater.decompress(data, max(1, self.limit + 1 - self.size))
         self.size += len(out)
         if self.size > self.limit or self.inflater.unconsumed_tail:
             raise ValueError(f"it decompresses to more than the {self.limit:,} "
