@@ -1,0 +1,127 @@
+"""Tests of exercises6: chapter 6's answers, on small networks and data."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import exercises6
+import network3
+from exercises6 import AugmentedNetwork, ScheduledNetwork
+from network3 import FullyConnectedLayer, Network, SoftmaxLayer
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    training, validation, test = network3.load_data_shared()
+    return ((training[0][:500], training[1][:500]), (validation[0][:200], validation[1][:200]),
+            (test[0][:200], test[1][:200]))
+
+
+def small_layers(seed):
+    rng = np.random.RandomState(seed)
+    return [FullyConnectedLayer(n_in=784, n_out=20, rng=rng),
+            SoftmaxLayer(n_in=20, n_out=10)]
+
+
+def params(net):
+    return [p.detach().clone() for p in net.params]
+
+
+def test_conv_layers_omit_fc_and_activation():
+    layers = exercises6.conv_layers(10, network3.tanh)
+    assert [type(l).__name__ for l in layers] == ["ConvPoolLayer", "FullyConnectedLayer",
+                                                  "SoftmaxLayer"]
+    assert layers[0].activation_fn is network3.tanh and layers[1].activation_fn is network3.tanh
+    omitted = exercises6.conv_layers(10, omit_FC=True)
+    assert [type(l).__name__ for l in omitted] == ["ConvPoolLayer", "SoftmaxLayer"]
+    assert omitted[1].n_in == 20 * 12 * 12
+    net = Network(omitted, 10, seed=0)
+    assert net.predict(torch.zeros(3, 784)).shape == (3,)
+
+
+def test_scheduled_sgd_without_options_trains_as_network3s_sgd(mnist):
+    training, validation, _ = mnist
+    ours, theirs = ScheduledNetwork(small_layers(1), 10), Network(small_layers(1), 10)
+    ours.SGD(training, 2, 10, 0.5, validation, None)
+    theirs.SGD(training, 2, 10, 0.5, validation, None)
+    for a, b in zip(params(ours), params(theirs)):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert ours.validation_accuracies == pytest.approx(theirs.validation_accuracies)
+    assert ours.eta_history == [0.5, 0.5] and ours.stop_reason is None
+
+
+def test_early_stopping_and_schedule_count_epochs_without_a_new_best(mnist):
+    training, validation, test = mnist
+    # A step too small to change float32 weights: the accuracy never improves.
+    net = ScheduledNetwork(small_layers(2), 10)
+    net.SGD(training, 50, 10, 1e-12, validation, test, early_stopping_n=3)
+    assert len(net.validation_accuracies) == 4 and net.stop_reason == "early_stopping"
+    assert net.test_accuracy == net.accuracy(test)
+    net = ScheduledNetwork(small_layers(2), 10)
+    net.SGD(training, 50, 10, 1e-12, validation, None, eta_schedule_n=1)
+    assert net.eta_history == [1e-12 / 2 ** k for k in (0, 0, 1, 2, 3, 4, 5, 6)]
+    assert net.stop_reason == "eta_schedule"
+
+
+def test_training_accuracy_is_recorded_and_plotted(mnist, tmp_path):
+    training, validation, _ = mnist
+    net = ScheduledNetwork(small_layers(3), 10)
+    net.SGD(training, 3, 10, 0.5, validation, None, monitor_training_accuracy=True)
+    assert len(net.training_accuracies) == 3
+    assert net.training_accuracies[-1] == net.accuracy(training)
+    path = exercises6.plot_training_vs_validation(net, tmp_path / "curves.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_accuracy_on_counts_every_example(mnist):
+    _, validation, _ = mnist
+    net = Network(small_layers(4), 10)
+    x = validation[0][:25]
+    labels = net.predict(x)
+    labels[20:] = (labels[20:] + 1) % 10       # the last, partial mini-batch all wrong
+    assert exercises6.accuracy_on(net, (x, torch.as_tensor(labels))) == 0.8
+    assert exercises6.accuracy_on(net, (x.cpu().numpy(), labels)) == 0.8
+    assert net.accuracy((x, torch.as_tensor(labels))) == 1.0  # drops the partial batch
+
+
+def test_affine_images_shift_rotate_and_skew():
+    image = torch.zeros(28, 28)
+    image[5:20, 10] = 1
+    image[5, 10:18] = 1
+    x, zero = image.reshape(1, 784), torch.zeros(1)
+    same = exercises6.affine_images(x, zero, zero, torch.zeros(1, 2))
+    torch.testing.assert_close(same, x, atol=1e-5, rtol=0)
+    right = exercises6.affine_images(x, zero, zero, torch.tensor([[1.0, 0.0]])).reshape(28, 28)
+    torch.testing.assert_close(right[:, 1:], image[:, :-1], atol=1e-5, rtol=0)
+    down = exercises6.affine_images(x, zero, zero, torch.tensor([[0.0, 2.0]])).reshape(28, 28)
+    torch.testing.assert_close(down[2:], image[:-2], atol=1e-5, rtol=0)
+    turned = exercises6.affine_images(x, torch.tensor([math.pi / 2]), zero, torch.zeros(1, 2))
+    np.testing.assert_allclose(turned.reshape(28, 28).numpy(), np.rot90(image.numpy()),
+                               atol=1e-5)
+    line = torch.zeros(28, 28)
+    line[4:24, 14] = 1
+    skewed = exercises6.affine_images(line.reshape(1, 784), zero, torch.tensor([0.5]),
+                                      torch.zeros(1, 2)).reshape(28, 28)
+    columns = torch.arange(28, dtype=torch.float32)
+    top = (skewed[4:10] * columns).sum() / skewed[4:10].sum()
+    bottom = (skewed[18:24] * columns).sum() / skewed[18:24].sum()
+    assert top - bottom == pytest.approx(0.5 * 14, abs=1.0)   # rows 14 apart, skew 0.5
+
+
+def test_augmented_step_is_the_books_step_on_augmented_images(mnist):
+    training, _, _ = mnist
+    x, y = training[0][:10], training[1][:10]
+    net = AugmentedNetwork(small_layers(5), 10, seed=7)
+    twin = AugmentedNetwork(small_layers(5), 10, seed=7)
+    plain = ScheduledNetwork(small_layers(5), 10)
+    augmented = twin.augment(x)
+    assert (augmented - x).abs().max() > 0.1
+    assert augmented.sum().item() == pytest.approx(x.sum().item(), rel=0.15)
+    net.update_mini_batch(x, y, 0.5, 0.0, 50)
+    plain.update_mini_batch(augmented, y, 0.5, 0.0, 50)
+    for a, b in zip(params(net), params(plain)):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    still = AugmentedNetwork(small_layers(5), 10, max_rotation=0, max_shift=0, max_skew=0)
+    torch.testing.assert_close(still.augment(x), x, atol=1e-5, rtol=0)
