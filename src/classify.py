@@ -65,6 +65,8 @@ def mnist_image(source) -> np.ndarray:
         try:
             image = Image.open(source)
             image.load()
+        except FileNotFoundError:
+            raise ClassifyError(f"{name}: no such file") from None
         except (UnidentifiedImageError, OSError) as e:
             raise ClassifyError(f"{name}: not an image that can be read ({e})") from None
     image = ImageOps.exif_transpose(image)

@@ -70,10 +70,8 @@ class MomentumNetwork(network2.Network):
     """
 
     def __init__(self, sizes, cost=network2.CrossEntropyCost, momentum=0.9, seed=None):
+        self.momentum = _check_momentum(momentum)
         super().__init__(sizes, cost=cost, seed=seed)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1); got {momentum!r}")
-        self.momentum = momentum
 
     def default_weight_initializer(self):
         """The book's start, with every velocity 0."""
@@ -266,6 +264,7 @@ def average_stopping_SGD(net, training_data, max_epochs, mini_batch_size, eta,
     lines as "Epoch 0" every time).  Returns the list of evaluation
     accuracies, one per epoch run (its length is the epochs used).
     """
+    window = _check_window(window)
     accuracies = []
     for _ in range(max_epochs):
         _, accuracy, _, _ = net.SGD(training_data, 1, mini_batch_size, eta, lmbda=lmbda,
@@ -278,3 +277,16 @@ def average_stopping_SGD(net, training_data, max_epochs, mini_batch_size, eta,
             if recent <= before:
                 break
     return accuracies
+
+
+#### Checking the caller's input
+def _check_momentum(mu):
+    if isinstance(mu, bool) or not isinstance(mu, (int, float)) or not 0.0 <= mu < 1.0:
+        raise ValueError(f"momentum must be a number in [0, 1); got {mu!r}")
+    return float(mu)
+
+
+def _check_window(window):
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be an integer >= 1; got {window!r}")
+    return window

@@ -62,6 +62,8 @@ def test_a_digit_anywhere_in_a_photo_is_cropped_scaled_and_centred(tmp_path):
 
 
 def test_bad_images_get_clear_messages(tmp_path):
+    with pytest.raises(classify.ClassifyError, match=r"gone\.png: no such file"):
+        classify.mnist_image(tmp_path / "gone.png")
     text = tmp_path / "notes.png"
     text.write_text("not an image")
     with pytest.raises(classify.ClassifyError, match=r"notes\.png: not an image"):

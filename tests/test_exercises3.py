@@ -106,7 +106,7 @@ def test_momentum_velocity_is_mu_v_minus_eta_grad():
     for w, a, v, g in zip(net.weights, w1, v1, g2):
         np.testing.assert_allclose(w, a + 0.7 * v - eta * (g / 5 + lmbda / n * a),
                                    rtol=1e-12)
-    with pytest.raises(ValueError, match="momentum"):
+    with pytest.raises(ValueError, match=r"momentum must be a number in \[0, 1\)"):
         MomentumNetwork([2, 1], momentum=1.0)
 
 
@@ -193,6 +193,8 @@ def test_average_stopping_stops_when_the_moving_average_stalls():
     net = ScriptedNet([1, 2, 3, 4, 5, 4, 6, 7, 8, 9])
     assert len(exercises3.average_stopping_SGD(net, [], 10, 10, 0.5, 0.0, [],
                                                window=2)) == 10
+    with pytest.raises(ValueError, match="window must be an integer >= 1"):
+        exercises3.average_stopping_SGD(net, [], 10, 10, 0.5, 0.0, [], window=0)
 
 
 #### The script
