@@ -125,3 +125,23 @@ def test_augmented_step_is_the_books_step_on_augmented_images(mnist):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
     still = AugmentedNetwork(small_layers(5), 10, max_rotation=0, max_shift=0, max_skew=0)
     torch.testing.assert_close(still.augment(x), x, atol=1e-5, rtol=0)
+
+
+def test_script_conv_rows_on_a_few_images(tmp_path):
+    import json
+
+    import exercises
+    exercises.main(["--only", "conv", "--epochs", "1", "--runs", "1",
+                    "--conv-training-size", "200", "--conv-validation-size", "100",
+                    "--out", str(tmp_path)])
+    rows = json.loads((tmp_path / "results.json").read_text())["experiments"]
+    names = [row["name"] for row in rows]
+    assert names == ["ch6 basic conv (sigmoid)", "ch6 omit_FC", "ch6 tanh",
+                     "ch6 early stopping + eta schedule", "ch6 on-the-fly augmentation",
+                     "ch6 expanded data (same images seen)"]
+    baseline = rows[0]["runs"][0]
+    assert len(baseline["accuracy"]) == len(baseline["training"]) == 2
+    assert "200 training images" in rows[0]["settings"]
+    assert "1,000 training images, 1 epochs" in rows[-1]["settings"]
+    assert len(rows[3]["runs"][0]["accuracy"]) <= 4
+    assert (tmp_path / "ch6-training-vs-validation.png").read_bytes()[:4] == b"\x89PNG"
