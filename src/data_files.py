@@ -683,6 +683,7 @@ def fetch(name: str, folder: str | os.PathLike, mirrors: list[str] | None = None
                 size = _download(url, tmp, name, timeout, deadline)
         except Exception as e:  # every failure of one mirror sends us to the next
             problem = f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e)
+            problem = " ".join(problem.split())  # some errors quote what they got, newlines too
             problems.append(f"{url}: {problem}"[:500])
             _progress(f"Could not download {name} from {mirror} ({problem[:200]})")
             continue
