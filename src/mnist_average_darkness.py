@@ -14,8 +14,12 @@ Run it from any folder: ``python src/mnist_average_darkness.py``.
 
 from __future__ import annotations
 
+import argparse
+import sys
+
 import numpy as np
 
+import data_files
 import mnist_loader
 
 
@@ -41,8 +45,15 @@ def classify(images, avgs: dict[int, float]) -> np.ndarray:
     return digits[np.argmin(np.abs(darkness[:, None] - means[None, :]), axis=1)]
 
 
-def main() -> int:
-    training_data, _, test_data = mnist_loader.load_data()
+def main(argv=()) -> int:
+    """The book's script: print how many test images the baseline gets
+    right.  It takes no options; ``argv`` is the command line's, so that
+    ``--help`` works and anything else is refused before the data loads."""
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[1]).parse_args(list(argv))
+    try:
+        training_data, _, test_data = mnist_loader.load_data()
+    except (OSError, data_files.DataFileError) as error:
+        raise SystemExit(f"mnist_average_darkness.py: {error}") from None
     avgs = avg_darknesses(training_data)
     correct = int(np.sum(classify(test_data[0], avgs) == test_data[1]))
     print("Baseline classifier using average darkness of image.")
@@ -51,4 +62,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

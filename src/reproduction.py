@@ -448,7 +448,8 @@ def draw_series(ax, series: Mapping[str, Sequence | tuple], *, title: str, xlabe
                     color=f"C{k if paired else k + len(series)}",
                     label=textwrap.fill(label, LABEL_WIDTH))
         else:
-            ax.axhline(value, linestyle="--", linewidth=1.2, color="0.3",
+            ax.axhline(value, linestyle="--", linewidth=1.2,
+                       color=f"C{k if paired else k + len(series)}",
                        label=textwrap.fill(label, LABEL_WIDTH))
     ax.set_title(textwrap.fill(title, TITLE_WIDTH), fontsize=10)
     ax.set_xlabel(xlabel)

@@ -59,3 +59,41 @@ def test_average_darkness_main_loads_the_data_and_prints(monkeypatch, capsys):
     assert capsys.readouterr().out.splitlines() == [
         "Baseline classifier using average darkness of image.",
         "2 of 3 values correct."]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--train-size", "0"], "--train-size"), (["--train-size", "60000"], "--train-size"),
+    (["--train-size", "many"], "--train-size"), (["--gamma", "-1"], "--gamma"),
+    (["--gamma", "wide"], "--gamma")])
+def test_svm_script_refuses_bad_arguments_before_loading_data(argv, message, monkeypatch,
+                                                              capsys):
+    def refuse():
+        raise AssertionError("the data was loaded before the arguments were checked")
+    monkeypatch.setattr(mnist_loader, "load_data", refuse)
+    with pytest.raises(SystemExit) as stopped:
+        mnist_svm.main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_svm_script_reports_missing_data_in_one_line(monkeypatch, capsys):
+    import data_files
+
+    def missing():
+        raise data_files.DataFileError("data/mnist.pkl.gz: no such file")
+    monkeypatch.setattr(mnist_loader, "load_data", missing)
+    with pytest.raises(SystemExit) as stopped:
+        mnist_svm.main(["--train-size", "100"])
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err == "mnist_svm.py: data/mnist.pkl.gz: no such file\n"
+
+
+def test_average_darkness_script_takes_no_options(monkeypatch, capsys):
+    def refuse():
+        raise AssertionError("the data was loaded before the arguments were checked")
+    monkeypatch.setattr(mnist_loader, "load_data", refuse)
+    with pytest.raises(SystemExit) as stopped:
+        mnist_average_darkness.main(["--epochs", "3"])
+    assert stopped.value.code == 2
+    assert "unrecognized arguments: --epochs 3" in capsys.readouterr().err
