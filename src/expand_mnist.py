@@ -15,7 +15,9 @@ and written, with the original validation and test data, to
 Run it as the book does, from ``src/`` (``cd src; python expand_mnist.py``),
 or from the project root (``python expand_mnist.py``: a small launcher
 there runs this file).  If the file already exists it says so and stops;
-``--force`` rebuilds it.  The work is done with whole array operations,
+``--force`` rebuilds it.  Each stage (loading, expanding, writing) is
+announced in one line on stderr; bad arguments are refused before any
+data is loaded.  The work is done with whole array operations,
 so it takes seconds rather than minutes, and the peak memory stays near
 two copies of the output (about 1.7 GB).
 """
@@ -23,8 +25,10 @@ two copies of the output (about 1.7 GB).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -114,21 +118,28 @@ def output_path(target: str | Path | None = None) -> Path:
 
 def expand_file(source: str | Path | None = None, target: str | Path | None = None,
                 seed: int = SEED, force: bool = False,
-                compresslevel: int = COMPRESSLEVEL) -> bool:
+                compresslevel: int = COMPRESSLEVEL,
+                progress: Callable[[str], None] | None = None) -> bool:
     """Write the expanded data set to ``target``; return False if it was already there.
 
     ``source`` is a file in the book's format (default: the data folder's
     ``mnist.pkl.gz``, built from the IDX files if missing); ``target``
     defaults to the data folder's ``mnist_expanded.pkl.gz``.  The file is
     written to a temporary name and renamed, so a failure never leaves a
-    partial file.
+    partial file.  ``progress``, if given, is called with one short line
+    as each stage (loading, expanding, writing) starts.
     """
     target = output_path(target)
     if target.exists() and not force:
         return False
+    report = progress or (lambda line: None)
+    report(f"Loading {source or 'the MNIST data'}")
     training, validation, test = mnist_loader.load_data(source)
+    n = len(training[0])
+    report(f"Expanding {n:,} training images to {5 * n:,} (one-pixel shifts)")
     expanded = expand(*training, seed=seed)
     del training  # free the original images before pickling doubles the output
+    report(f"Writing {target}")
     data_files.write_pickle(target, (expanded, validation, test),
                             compresslevel=compresslevel)
     return True
@@ -153,9 +164,13 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"gzip level (default {COMPRESSLEVEL}: fast)")
     args = parser.parse_args(argv)
     target = output_path(args.output)
+    problem = _check_arguments(args, target)
+    if problem:
+        parser.error(problem)
     try:
         written = expand_file(args.source, target, seed=args.seed,
-                              force=args.force, compresslevel=args.compresslevel)
+                              force=args.force, compresslevel=args.compresslevel,
+                              progress=lambda line: print(line, file=sys.stderr, flush=True))
     except data_files.DataFileError as e:
         print(f"expand_mnist: {e}", file=sys.stderr)
         return 1
@@ -164,6 +179,23 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"{target} already exists; not rebuilding it (use --force to rebuild)")
     return 0
+
+
+#### Checking the command line
+def _check_arguments(args: argparse.Namespace, target: Path) -> str | None:
+    """What is wrong with the arguments, found before any data is loaded."""
+    if args.seed < 0:
+        return f"--seed must be an integer >= 0; got {args.seed}"
+    if target.is_dir():
+        return f"--output {target} is a folder; name the file to write"
+    folder = target.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"--output {target}: {folder} is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"--output {target}: the folder {folder} cannot be written to"
+    return None
 
 
 if __name__ == "__main__":

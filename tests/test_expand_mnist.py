@@ -139,6 +139,42 @@ def test_main_reports_an_existing_file_and_exits_0(tmp_path, capsys):
     assert target.read_bytes() == before
 
 
+def test_main_reports_each_stage_on_stderr_and_only_the_result_on_stdout(tmp_path, capsys):
+    source, _ = write_source(tmp_path)
+    target = tmp_path / "out.pkl.gz"
+    assert expand_mnist.main(["--source", str(source), "--output", str(target)]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"Wrote the expanded training set to {target}\n"
+    assert err.splitlines() == [f"Loading {source}",
+                                "Expanding 6 training images to 30 (one-pixel shifts)",
+                                f"Writing {target}"]
+
+
+BAD_ARGUMENTS = {
+    "negative seed": (["--seed", "-1"], "--seed must be an integer >= 0; got -1"),
+    "output is a folder": (["--output", "{tmp}"], "--output {tmp} is a folder"),
+    "output under a file": (["--output", "{tmp}/mnist.pkl.gz/x/out.pkl.gz"],
+                            "{tmp}/mnist.pkl.gz is not a folder"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ARGUMENTS))
+def test_main_refuses_bad_arguments_before_loading_anything(case, tmp_path, capsys, monkeypatch):
+    source, _ = write_source(tmp_path)
+    argv, message = BAD_ARGUMENTS[case]
+    argv = ["--source", str(source)] + [a.format(tmp=tmp_path) for a in argv]
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("data was loaded")
+
+    monkeypatch.setattr(mnist_loader, "load_data", no_loading)
+    with pytest.raises(SystemExit) as exit_status:
+        expand_mnist.main(argv)
+    assert exit_status.value.code == 2
+    err = capsys.readouterr().err
+    assert message.format(tmp=tmp_path) in err and "Traceback" not in err
+
+
 def test_main_missing_source_is_a_clear_error(tmp_path, capsys):
     target = tmp_path / "out.pkl.gz"
     code = expand_mnist.main(["--source", str(tmp_path / "nothing.pkl.gz"),

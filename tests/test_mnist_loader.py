@@ -96,12 +96,16 @@ def test_data_dir_honours_the_environment_variable(monkeypatch, tmp_path):
 
 #### Building from IDX files and downloading them
 
-def test_build_from_idx_files_in_a_fresh_folder(tmp_path, monkeypatch):
+def test_build_from_idx_files_in_a_fresh_folder(tmp_path, monkeypatch, capsys):
     for name in IDX_NAMES:
         (tmp_path / name).write_bytes((data_files.data_dir() / name).read_bytes())
     monkeypatch.setenv(data_files.DATA_DIR_ENV, str(tmp_path))
     (tx, ty), _, (ex, ey) = mnist_loader.load_data()
     assert (tmp_path / "mnist.pkl.gz").exists()
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines() == [
+        f"Building {tmp_path / 'mnist.pkl.gz'} from the four MNIST files "
+        f"(once; it takes a few seconds)"]
     assert tx.shape == (50000, 784) and ey[0] == 7
     assert not [n for n in leftovers(tmp_path) if n.endswith(".part")]
 
