@@ -235,7 +235,7 @@ class _PendingArray:
         if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1):
             raise _Refused("an array's state is not (1, shape, dtype, fortran, bytes)")
         _, shape, dtype, fortran, data = state
-        if self.array is not None or not isinstance(fortran, bool):
+        if self.array is not None or type(fortran) not in (bool, int) or fortran not in (0, 1):
             raise _Refused("an array is given its state twice or a bad order flag")
         array = _array(data, dtype, shape, "F" if fortran else "C")
         # numpy gives such an array its machine's byte order; so do we.
