@@ -31,8 +31,11 @@ SGD trains on one CPU thread (``CPU_TRAINING_THREADS``; the caller's
 setting is restored), and on a GPU replays the training step as a CUDA
 graph (the last section).  Beyond the book: ``Network.save`` and ``load``
 (JSON and plain tensors, so loading runs no code), and ``Network.predict``.
-PyTorch's ``conv2d`` does not flip the filter as Theano's does; learned
-from random starts, a filter here is the book's turned through 180 degrees.
+A ``ConvPoolLayer`` computes what the book's does, gradient included: its
+filters ``w`` are held as the book holds them and used for true
+convolution (flipped, as Theano's ``conv2d`` does and PyTorch's does not),
+and its max-pooling has Theano's gradient (``max_pool_2d``), so after the
+same ``np.random.seed`` a network here is the book's network.
 """
 
 #### Libraries
@@ -389,6 +392,45 @@ class Network:
 
 
 #### Define layer types
+def max_pool_2d(z: torch.Tensor, ds) -> torch.Tensor:
+    """The maximum over each non-overlapping ``ds`` = (height, width) block
+    of ``z`` (partial blocks at the edge dropped), with the book's gradient.
+
+    Where several inputs of a block equal its maximum, Theano's max-pooling
+    (the book's) passes the block's gradient to every one of them; PyTorch's
+    ``max_pool2d`` passes it to one.  Ties are common on MNIST: saturated
+    pixels give equal convolution outputs.  Tensor operations only, so it
+    runs the same on the CPU and CUDA, and inside a captured CUDA graph.
+    """
+    return _BooksMaxPool.apply(z, tuple(ds))
+
+
+class _BooksMaxPool(torch.autograd.Function):
+    """max_pool_2d: PyTorch's max-pooling forward, the book's backward."""
+
+    @staticmethod
+    def forward(ctx, z, ds):
+        pooled = F.max_pool2d(z, ds)
+        ctx.save_for_backward(z, pooled)
+        ctx.ds = ds
+        return pooled
+
+    @staticmethod
+    def backward(ctx, grad_pooled):
+        z, pooled = ctx.saved_tensors
+        (_, _, height, width), (h, w), (ph, pw) = z.shape, pooled.shape[2:], ctx.ds
+        # each block's maximum and gradient, spread back over the block
+        spread = (h * ph, w * pw)
+        maxima = F.interpolate(pooled, size=spread, mode="nearest")
+        grad = F.interpolate(grad_pooled, size=spread, mode="nearest")
+        # grad where z equals its block's maximum, else 0 (in place, with a
+        # float mask: on the CPU much faster than multiplying by a bool one)
+        grad_z = grad.mul_(maxima.eq_(z[:, :, :h * ph, :w * pw]))
+        if spread != (height, width):  # dropped edge rows, columns: no gradient
+            grad_z = F.pad(grad_z, (0, width - w * pw, 0, height - h * ph))
+        return grad_z, None
+
+
 class ConvPoolLayer:
     """A convolutional layer followed by max-pooling.
 
@@ -397,8 +439,14 @@ class ConvPoolLayer:
     feature maps, image height, image width); ``poolsize`` the (height,
     width) of the pooling blocks.  The layer computes the valid
     convolution, takes the maximum over each non-overlapping pooling block
-    (a partial block at the edge is dropped), then adds the bias and
-    applies the activation function, in that order.  It uses no dropout.
+    (a partial block at the edge is dropped; ``max_pool_2d``, with the
+    book's gradient), then adds the bias and applies the activation
+    function, in that order.  It uses no dropout.
+
+    As in the book, the convolution is a true one: ``w[f, m]`` is turned
+    through 180 degrees before it slides over feature map m (PyTorch's
+    ``conv2d`` alone would slide it unturned), so ``w`` holds the book's
+    filters, drawn the same from the same ``np.random.seed``.
     """
 
     def __init__(self, filter_shape, image_shape, poolsize=(2, 2),
@@ -430,16 +478,17 @@ class ConvPoolLayer:
         images) and/or ``output_dropout`` from ``inpt_dropout`` (dropout
         path, one mini-batch); either may be None.  Convolutional layers use
         no dropout, so both paths compute the same thing."""
+        filters = torch.flip(self.w, (2, 3))  # true convolution, as Theano's conv2d
         if inpt is not None:
             self.inpt = inpt.reshape(-1, *self.image_shape[1:])
-            conv_out = F.conv2d(self.inpt, self.w)
-            pooled_out = F.max_pool2d(
+            conv_out = F.conv2d(self.inpt, filters)
+            pooled_out = max_pool_2d(
                 conv_out.contiguous(memory_format=self.memory_format), self.poolsize)
             self.output = self.activation_fn(pooled_out + self.b.view(1, -1, 1, 1))
         if inpt_dropout is not None:
             self.inpt_dropout = inpt_dropout.reshape(mini_batch_size, *self.image_shape[1:])
-            conv_out = F.conv2d(self.inpt_dropout, self.w)
-            pooled_out = F.max_pool2d(
+            conv_out = F.conv2d(self.inpt_dropout, filters)
+            pooled_out = max_pool_2d(
                 conv_out.contiguous(memory_format=self.memory_format), self.poolsize)
             self.output_dropout = self.activation_fn(pooled_out + self.b.view(1, -1, 1, 1))
 
@@ -560,7 +609,12 @@ def _param(values: np.ndarray, memory_format=torch.contiguous_format) -> torch.T
 
 #### Saving and loading networks
 _FORMAT = "network3"
-_VERSION = 1
+# The version says how a file holds ConvPoolLayer filters: version 2 as
+# the book does (for true convolution, as ConvPoolLayer.w); version 1, as
+# written before, turned through 180 degrees (what PyTorch's conv2d slides
+# unflipped).  load() reads both and turns version 1 filters round.
+_VERSION = 2
+_VERSIONS_READ = (1, 2)
 _LAYER_TYPES = {"ConvPoolLayer": ConvPoolLayer,
                 "FullyConnectedLayer": FullyConnectedLayer,
                 "SoftmaxLayer": SoftmaxLayer}
@@ -610,8 +664,10 @@ def load(filename: str | os.PathLike) -> Network:
     try:
         if not isinstance(blob, dict) or blob.get("format") != _FORMAT:
             raise ValueError("it does not say it holds a network3 network")
-        if blob.get("version") != _VERSION:
-            raise ValueError(f"version {blob.get('version')!r}, this module reads {_VERSION}")
+        version = blob.get("version")
+        if isinstance(version, bool) or version not in _VERSIONS_READ:
+            raise ValueError(f"version {version!r}, this module reads "
+                             f"{' and '.join(map(str, _VERSIONS_READ))}")
         try:
             configs = json.loads(blob["architecture"])
             mini_batch_size, saved_params = blob["mini_batch_size"], blob["params"]
@@ -640,6 +696,10 @@ def load(filename: str | os.PathLike) -> Network:
     with torch.no_grad():
         for param, saved in zip(net.params, saved_params):
             param.copy_(saved)
+        if version == 1:  # filters stored turned round: turn them to the book's
+            for layer in net.layers:
+                if isinstance(layer, ConvPoolLayer):
+                    layer.w.copy_(torch.flip(layer.w, (2, 3)))
     return net
 
 

@@ -150,16 +150,19 @@ def test_initialization_statistics():
 
 
 def direct_conv_pool(x, w, b, poolsize, activation):
-    """Valid 2-D convolution (filters not flipped), max-pool over whole
-    blocks (partial blocks dropped), bias, activation: plain numpy loops."""
+    """Valid 2-D true convolution (the book's, Theano's: each filter turned
+    through 180 degrees as it slides), max-pool over whole blocks (partial
+    blocks dropped), bias, activation: plain numpy loops."""
     n, c, h, wd = x.shape
     f, _, fh, fw = w.shape
     oh, ow = h - fh + 1, wd - fw + 1
     conv = np.zeros((n, f, oh, ow))
     for i in range(oh):
         for j in range(ow):
-            patch = x[:, :, i:i + fh, j:j + fw]
-            conv[:, :, i, j] = np.tensordot(patch, w, axes=([1, 2, 3], [1, 2, 3]))
+            for a in range(fh):
+                for d in range(fw):
+                    # conv[i, j] = sum over a, d of x[i + a, j + d] * w[fh-1-a, fw-1-d]
+                    conv[:, :, i, j] += x[:, :, i + a, j + d] @ w[:, :, fh - 1 - a, fw - 1 - d].T
     ph, pw = poolsize
     pooled = np.zeros((n, f, oh // ph, ow // pw))
     for i in range(oh // ph):
@@ -189,6 +192,88 @@ def test_conv_pool_layer_forward_equals_direct_numpy(activation_fn, reference):
         assert layer.output.shape == expected.shape == (image_shape[0], *layer.output_shape)
         np.testing.assert_allclose(as_numpy(layer.output), expected, atol=1e-5)
         np.testing.assert_allclose(as_numpy(layer.output_dropout), expected, atol=1e-5)
+
+
+def one_filter_layer(image_shape, poolsize, weights):
+    """A ConvPoolLayer with one linear filter of the given weights, bias 0."""
+    weights = np.asarray(weights, dtype=np.float32)
+    layer = ConvPoolLayer(filter_shape=(1, 1, *weights.shape), image_shape=image_shape,
+                          poolsize=poolsize, activation_fn=linear)
+    with torch.no_grad():
+        layer.w.copy_(torch.from_numpy(weights).reshape(layer.w.shape))
+        layer.b.zero_()
+    return layer
+
+
+def test_conv_pool_layer_turns_its_filters_as_true_convolution():
+    # A filter whose only 1 is its top-left weight picks, at each place, the
+    # bottom-right pixel under it (true convolution); cross-correlation
+    # would pick the top-left one.
+    x = np.arange(20, dtype=np.float32).reshape(1, 1, 4, 5)
+    layer = one_filter_layer((1, 1, 4, 5), (1, 1), [[1, 0], [0, 0]])
+    layer.set_inpt(torch.from_numpy(x.reshape(1, -1)).to(DEV), None, 1)
+    np.testing.assert_array_equal(as_numpy(layer.output)[0, 0], x[0, 0, 1:, 1:])
+
+
+def books_max_pool_gradient(z, poolsize, grad_pooled):
+    """The book's (Theano's) rule in numpy loops: each block's gradient goes
+    to every input of the block equal to the block's maximum."""
+    ph, pw = poolsize
+    grad = np.zeros_like(z)
+    for i in range(grad_pooled.shape[2]):
+        for j in range(grad_pooled.shape[3]):
+            block = z[:, :, i * ph:(i + 1) * ph, j * pw:(j + 1) * pw]
+            is_max = block == block.max(axis=(2, 3), keepdims=True)
+            grad[:, :, i * ph:(i + 1) * ph, j * pw:(j + 1) * pw] = (
+                is_max * grad_pooled[:, :, i:i + 1, j:j + 1])
+    return grad
+
+
+def test_tied_maxima_all_get_the_gradient_in_a_conv_pool_layer():
+    # A 1x1 filter of weight 1 and bias 0 makes the feature map the image.
+    x = np.array([[3, 3, 0, 1, 9],
+                  [1, 3, 1, 0, 9],
+                  [2, 5, 4, 4, 9],
+                  [5, 0, 4, 4, 9],
+                  [9, 9, 9, 9, 9]], dtype=np.float32).reshape(1, 1, 5, 5)
+    layer = one_filter_layer((1, 1, 5, 5), (2, 2), [[1]])
+    inpt = torch.from_numpy(x.reshape(1, -1)).to(DEV).requires_grad_()
+    layer.set_inpt(None, inpt, 1)
+    grad_pooled = np.array([[10, 20], [30, 40]], dtype=np.float32).reshape(1, 1, 2, 2)
+    (grad,) = torch.autograd.grad(layer.output_dropout, inpt,
+                                  torch.from_numpy(grad_pooled).to(DEV))
+    # Ties: three 3s in the first block, two 1s in the second, two 5s in
+    # the third, four 4s in the last; the fifth row and column, dropped by
+    # the pooling, get nothing.
+    by_hand = np.array([[10, 10, 0, 20, 0],
+                        [0, 10, 20, 0, 0],
+                        [0, 30, 40, 40, 0],
+                        [30, 0, 40, 40, 0],
+                        [0, 0, 0, 0, 0]], dtype=np.float32)
+    np.testing.assert_array_equal(as_numpy(grad).reshape(5, 5), by_hand)
+    np.testing.assert_array_equal(books_max_pool_gradient(x, (2, 2), grad_pooled)[0, 0],
+                                  by_hand)
+
+
+@pytest.mark.parametrize("shape, poolsize", [((3, 4, 8, 8), (2, 2)),
+                                             ((2, 3, 7, 11), (3, 2)),
+                                             ((2, 2, 5, 5), (3, 3))])
+def test_max_pool_2d_gradient_is_the_books_rule(shape, poolsize):
+    rng = np.random.default_rng(5)
+    z = rng.integers(0, 3, size=shape).astype(np.float32)  # many ties
+    zt = torch.from_numpy(z).to(DEV).contiguous(memory_format=torch.channels_last)
+    zt.requires_grad_()
+    pooled = network3.max_pool_2d(zt, poolsize)
+    expected_pooled = torch.nn.functional.max_pool2d(zt.detach(), poolsize)
+    assert torch.equal(pooled, expected_pooled)
+    grad_pooled = rng.standard_normal(pooled.shape).astype(np.float32)
+    (grad,) = torch.autograd.grad(pooled, zt, torch.from_numpy(grad_pooled).to(DEV))
+    np.testing.assert_array_equal(as_numpy(grad),
+                                  books_max_pool_gradient(z, poolsize, grad_pooled))
+    # PyTorch's own rule picks one input per block, so it differs here
+    (torch_grad,) = torch.autograd.grad(torch.nn.functional.max_pool2d(zt, poolsize), zt,
+                                        torch.from_numpy(grad_pooled).to(DEV))
+    assert not torch.equal(grad, torch_grad)
 
 
 def test_dropout_scaling_on_both_paths():
@@ -652,6 +737,57 @@ def test_a_saved_net_keeps_the_seed_of_its_run(tmp_path):
     del blob["seed"]
     torch.save(blob, tmp_path / "older.pt")
     assert network3.load(tmp_path / "older.pt").seed is None
+
+
+def seeded_conv_net():
+    np.random.seed(12345678)
+    mb = 4
+    return Network([
+        ConvPoolLayer(image_shape=(mb, 1, 12, 12), filter_shape=(3, 1, 3, 3),
+                      poolsize=(2, 2), activation_fn=ReLU),
+        ConvPoolLayer(image_shape=(mb, 3, 5, 5), filter_shape=(4, 3, 2, 2),
+                      poolsize=(2, 2), activation_fn=ReLU),
+        FullyConnectedLayer(n_in=4 * 2 * 2, n_out=8, activation_fn=ReLU),
+        SoftmaxLayer(n_in=8, n_out=4)], mb, seed=7)
+
+
+def inference_output(net, x):
+    with torch.no_grad():
+        net.feedforward(torch.from_numpy(x).to(DEV))
+    return as_numpy(net.output)
+
+
+def test_save_and_load_keep_a_seeded_conv_nets_output(tmp_path):
+    net = seeded_conv_net()
+    x, _ = synthetic(12, n_in=144, seed=2)
+    net.save(tmp_path / "net.pt")
+    assert torch.load(tmp_path / "net.pt", weights_only=True)["version"] == 2
+    loaded = network3.load(tmp_path / "net.pt")
+    np.testing.assert_array_equal(inference_output(loaded, x), inference_output(net, x))
+    for a, b in zip(net.layers[:2], loaded.layers[:2]):
+        assert torch.equal(a.w, b.w)
+
+
+def test_files_of_version_1_load_with_their_filters_turned_round(tmp_path):
+    # Version 1 files held each filter turned through 180 degrees: what
+    # PyTorch's conv2d had slid over the image unturned.
+    net = seeded_conv_net()
+    x, _ = synthetic(12, n_in=144, seed=2)
+    net.save(tmp_path / "net.pt")
+    blob = torch.load(tmp_path / "net.pt", weights_only=True)
+    blob["version"] = 1
+    for j in (0, 2):  # the two ConvPoolLayers' w
+        blob["params"][j] = torch.flip(blob["params"][j], (2, 3))
+    torch.save(blob, tmp_path / "old.pt")
+    loaded = network3.load(tmp_path / "old.pt")
+    for a, b in zip(net.params, loaded.params):
+        assert torch.equal(a, b)
+    np.testing.assert_array_equal(inference_output(loaded, x), inference_output(net, x))
+    # saved again, it is a version 2 file
+    loaded.save(tmp_path / "again.pt")
+    again = torch.load(tmp_path / "again.pt", weights_only=True)
+    assert again["version"] == 2
+    assert torch.equal(again["params"][0], net.params[0].detach().cpu())
 
 
 def test_save_refuses_what_it_cannot_record_and_writes_nothing(tmp_path):
