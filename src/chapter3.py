@@ -39,15 +39,20 @@ default three.  The SVM baselines add about 10 minutes: training and
 scoring took 22 s on 10,000 images, 66 s on 20,000 and 519 s on 50,000
 (the last two while other jobs shared the machine).  ``--quick`` (one run,
 a tenth of every run's epochs, 3 where the book has 30, and training-set
-sizes 100, 1,000 and 10,000) took 72 s.
+sizes 100, 1,000 and 10,000) took 2 min 9 s on the 2-core machine with
+little else running, and 4 min 11 s while other jobs kept both cores busy.
+
+The figures: table.md's notes give each of the more-data figures a caption
+(more-data.png, more-data-log.png and more-data-comparison.png, the book's
+linear, log-scale and network-against-SVM plots).
 
 The results go to ``--out`` (default ``results/chapter3``): results.json
 with every epoch of every run, table.md with the measured figures beside
 the published ones (and further measurements in its notes), a PNG of
 accuracy per epoch for each row, and the book's figures.
 
-    python src/chapter3.py                              # everything, ~35 min
-    python src/chapter3.py --quick                      # about a minute
+    python src/chapter3.py                              # everything, ~35 min (estimate)
+    python src/chapter3.py --quick                      # 2-4 minutes
     python src/chapter3.py --only overfitting l2_small  # just those two
 """
 
@@ -226,9 +231,10 @@ def full_training_set(data: Data, opts: Options, *, lmbda: float, name: str,
         training_exp.add_run(seed, percent(training_accuracy, len(data.training)))
         return percent(test_accuracy, len(data.test))
     test_exp.repeat(opts.seeds(), one_run)
-    references = {f"book, test data: {book_test}%": book_test}
+    references = {}  # in the order of the curves, whose colours they take
     if book_training is not None:
         references[f"book, training data: {book_training}%"] = book_training
+    references[f"book, test data: {book_test}%"] = book_test
     figure = plot_series(
         opts.out / f"{slug(name)}-training-vs-test.png",
         {"accuracy on the training data": training_exp.runs[0]["accuracy"],
@@ -472,7 +478,8 @@ EXPERIMENTS: dict[str, Callable[[Data, Options], Outcome]] = {
 def main(argv=None) -> str:
     parser = make_parser(__doc__.split("\n\n")[1], epochs=BOOK_EPOCHS, name="chapter3")
     add_options(parser, EXPERIMENTS,
-                f"about a minute: 1 run, {QUICK_EPOCHS} epochs where the book has "
+                f"2-4 minutes on a 2-core machine: 1 run, {QUICK_EPOCHS} epochs where "
+                f"the book has "
                 f"{BOOK_EPOCHS} (every run scaled alike), sizes "
                 f"{', '.join(map(str, QUICK_SIZES))} (unless --runs, --epochs or "
                 f"--sizes say otherwise)")

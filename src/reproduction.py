@@ -184,9 +184,9 @@ def print_where(out: str | Path) -> None:
     """The scripts' last line: where their results are."""
     out = Path(out)
     pngs = len(list(out.glob("*.png")))
-    print(f"Results are in {out}: table.md (measured beside the book's figures, and "
-          f"the figures' captions), results.json (every epoch of every run) and "
-          f"{pngs} PNG figure{'s' if pngs != 1 else ''}.", flush=True)
+    print(f"Results are in {out}: table.md (the measured figures beside the book's), "
+          f"results.json (every epoch of every run) and {pngs} PNG "
+          f"figure{'s' if pngs != 1 else ''}.", flush=True)
 
 
 #### Runs
@@ -453,7 +453,7 @@ def draw_series(ax, series: Mapping[str, Sequence | tuple], *, title: str, xlabe
                        label=textwrap.fill(label, LABEL_WIDTH))
     ax.set_title(textwrap.fill(title, TITLE_WIDTH), fontsize=10)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(textwrap.fill(ylabel, LABEL_WIDTH))
     if logx:
         ax.set_xscale("log")
     if logy:
