@@ -619,6 +619,39 @@ def test_cuda_graph_trains_like_eager_steps():
 
 
 @needs_cuda
+def test_cuda_graph_pools_with_the_books_gradient():
+    # Images of 0s and 1s give tied maxima in most pooling blocks; the
+    # captured steps must pass the gradient to all of them as eager ones do.
+    x, y = synthetic(400, n_in=144, classes=4, seed=14)
+    x, y = shared((x > 0.5).astype(np.float32), y)
+    nets = []
+    for capture in (False, True):
+        net = small_conv_net(mb=4, p_dropout=0.0)
+        net.capture = capture
+        quiet(net.SGD, (x, y), 1, 4, 0.2, (x, y), None)
+        nets.append(net)
+    assert nets[1].capture_used
+    for a, b in zip(nets[0].params, nets[1].params):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    # and inside a captured graph, max_pool_2d's backward is the book's rule
+    z = torch.from_numpy(np.random.default_rng(3).integers(0, 2, (4, 3, 6, 6))
+                         .astype(np.float32)).to(DEV).requires_grad_()
+    g = torch.ones(4, 3, 3, 3, device=DEV)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):  # warm up before capture, as CUDA asks
+        torch.autograd.grad(network3.max_pool_2d(z, (2, 2)), z, g)
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        (grad,) = torch.autograd.grad(network3.max_pool_2d(z, (2, 2)), z, g)
+    graph.replay()
+    torch.cuda.synchronize()
+    np.testing.assert_array_equal(
+        as_numpy(grad), books_max_pool_gradient(as_numpy(z), (2, 2), as_numpy(g)))
+
+
+@needs_cuda
 def test_cuda_graph_with_dropout_repeats_with_a_seed(tmp_path):
     x, y = shared(*synthetic(400, n_in=144, classes=4, seed=13))
     runs = []
