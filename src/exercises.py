@@ -14,8 +14,10 @@ answers are compared, not tuned on test data).  ``--epochs E`` scales every
 run by E/30 (the book's 30-epoch runs take E epochs, chapter 6's 60-epoch
 ones 2E); ``--conv-training-size N`` and ``--conv-validation-size N`` cut
 the chapter 6 data, for machines without a GPU.  Every row's settings say
-what ran.  The chapter 6 rows (``conv``) also draw the baseline's training
-against validation accuracy (``ch6-training-vs-validation.png``).
+what ran.  ``<chapter>-comparison.png`` draws each chapter's rows' mean
+accuracy per epoch together; the chapter 6 rows (``conv``) also draw the
+baseline's training against validation accuracy
+(``ch6-training-vs-validation.png``).
 
     python src/exercises.py --only no_hidden_layer l1          # those rows
     python src/exercises.py --only conv --epochs 5 --conv-training-size 3000
@@ -318,6 +320,32 @@ EXPERIMENTS = {"no_hidden_layer": no_hidden_layer, "baseline": baseline, "l1": l
                "early_stopping": early_stopping, "conv": conv_rows}
 
 
+def plot_comparisons(out) -> list:
+    """One PNG per chapter, ``<chapter>-comparison.png``, of every row's mean
+    accuracy per epoch over its runs (up to its shortest run), read from
+    ``results.json`` in ``out``, so each answer is seen beside its baseline."""
+    import json
+    from pathlib import Path
+
+    from reproduction import plot_series
+    out = Path(out)
+    rows = json.loads((out / "results.json").read_text())["experiments"]
+    figures = []
+    for chapter in ("ch1", "ch3", "ch6"):
+        curves = {}
+        for row in rows:
+            if row["name"].startswith(chapter + " ") and row["runs"]:
+                length = min(len(run["accuracy"]) for run in row["runs"])
+                curves[row["name"][len(chapter) + 1:]] = list(np.mean(
+                    [run["accuracy"][:length] for run in row["runs"]], axis=0))
+        if curves:
+            figures.append(plot_series(
+                out / f"{chapter}-comparison.png", curves,
+                title=f"{chapter}: mean accuracy per epoch over the runs (see table.md "
+                      f"for test or validation)", xlabel="epoch", ylabel="accuracy (%)"))
+    return figures
+
+
 def main(argv=None) -> str:
     parser = make_parser(__doc__.split("\n\n")[1], epochs=30, name="exercises")
     add_options(parser, list(EXPERIMENTS), "one run of each, a tenth of the epochs")
@@ -328,7 +356,9 @@ def main(argv=None) -> str:
     args = parser.parse_args(argv)
     opts = ExerciseOptions.from_args(args, conv_training_size=args.conv_training_size,
                                      conv_validation_size=args.conv_validation_size)
-    return run_chapter(TITLE, EXPERIMENTS, args.only or list(EXPERIMENTS), opts)
+    table = run_chapter(TITLE, EXPERIMENTS, args.only or list(EXPERIMENTS), opts)
+    plot_comparisons(opts.out)
+    return table
 
 
 if __name__ == "__main__":

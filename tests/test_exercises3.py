@@ -212,3 +212,5 @@ def test_script_writes_each_run_with_its_seed(tmp_path):
                for run in row["runs"])
     assert "| ch3 softmax + log-likelihood |" in table
     assert "2 (5, 6)" in (tmp_path / "table.md").read_text()
+    assert (tmp_path / "ch3-comparison.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "ch1-comparison.png").exists()
