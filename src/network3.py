@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import numbers
 import os
 import warnings
 from pathlib import Path
@@ -257,7 +258,7 @@ class Network:
         measured), ``best_validation_accuracy``, ``best_iteration`` and
         ``test_accuracy``.
         """
-        _check_sgd(self, mini_batch_size)
+        epochs, eta, lmbda = _check_sgd(self, epochs, mini_batch_size, eta, lmbda)
         training_x, training_y = _on_device(self, training_data, "training_data")
         validation_x, validation_y = _on_device(self, validation_data, "validation_data")
         if test_data is not None:
@@ -651,12 +652,17 @@ def _layer_config(layer) -> dict:
 
 def load(filename: str | os.PathLike) -> Network:
     """Load a network written by ``Network.save``; it predicts exactly as the
-    saved one did.  Only plain tensors and JSON are read: no code runs."""
+    saved one did.  Only plain tensors and JSON are read: no code runs.  The
+    tensors are mapped from the file, not read into memory, and each one's
+    shape is checked against the shapes the saved architecture implies
+    before any layer is built; each must be float32, finite, and stored in
+    no more bytes than its values need.  Any other file raises
+    ``NetworkFileError`` naming it."""
     path = Path(filename)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such network file")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as e:
         raise NetworkFileError(
             f"{path}: not a network saved by network3 ({type(e).__name__}: "
@@ -671,27 +677,25 @@ def load(filename: str | os.PathLike) -> Network:
         try:
             configs = json.loads(blob["architecture"])
             mini_batch_size, saved_params = blob["mini_batch_size"], blob["params"]
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, RecursionError) as e:
             raise ValueError(f"unreadable architecture or missing entry ({e})") from None
         seed = blob.get("seed")  # absent from files saved before it was kept
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"the seed is {seed!r}, not an integer")
         if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
             raise ValueError("the architecture is not a list of layers")
+        shapes = [shape for config in configs for shape in _param_shapes(config)]
+        if not isinstance(saved_params, list) or len(saved_params) != len(shapes):
+            raise ValueError(f"expected {len(shapes)} weight tensors for this architecture")
+        for j, (saved, shape) in enumerate(zip(saved_params, shapes)):
+            _check_saved_tensor(j, saved, shape)
         # A generator of its own for the throw-away initial weights, so that
         # loading leaves numpy's global random state alone.
         rng = np.random.RandomState(0)
         net = Network([_layer_from_config(dict(config), rng) for config in configs],
                       mini_batch_size, seed=seed)
-        if not isinstance(saved_params, list) or len(saved_params) != len(net.params):
-            raise ValueError(f"expected {len(net.params)} weight tensors for this architecture")
-        for j, (param, saved) in enumerate(zip(net.params, saved_params)):
-            if not isinstance(saved, torch.Tensor) or saved.shape != param.shape:
-                got = tuple(saved.shape) if isinstance(saved, torch.Tensor) else type(saved).__name__
-                raise ValueError(f"weight tensor {j} is {got}, expected {tuple(param.shape)}")
-            if saved.dtype != torch.float32:
-                raise ValueError(f"weight tensor {j} is {saved.dtype}, expected float32")
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError, RuntimeError,
+            MemoryError) as e:
         raise NetworkFileError(f"{path}: malformed network file: {e}") from None
     with torch.no_grad():
         for param, saved in zip(net.params, saved_params):
@@ -701,6 +705,19 @@ def load(filename: str | os.PathLike) -> Network:
                 if isinstance(layer, ConvPoolLayer):
                     layer.w.copy_(torch.flip(layer.w, (2, 3)))
     return net
+
+
+def _param_shapes(config: dict) -> list[tuple[int, ...]]:
+    """The shapes of the w and b of the layer ``config`` describes, worked out
+    from its numbers alone, so that no layer is built for a forged file."""
+    kind = config.get("type")
+    if kind not in _LAYER_TYPES:
+        raise ValueError(f"unknown layer type {kind!r}")
+    if kind == "ConvPoolLayer":
+        filter_shape = _int_tuple(config.get("filter_shape"), 4, "filter_shape")
+        return [filter_shape, filter_shape[:1]]
+    n_in, n_out = (_positive_int(config.get(key), key) for key in ("n_in", "n_out"))
+    return [(n_in, n_out), (n_out,)]
 
 
 def _layer_from_config(config: dict, rng):
@@ -801,7 +818,12 @@ def _check_layers(layers: list, mini_batch_size: int) -> None:
                 f"(shape {out_shape}) per example")
 
 
-def _check_sgd(net: Network, mini_batch_size: int) -> None:
+def _check_sgd(net: Network, epochs, mini_batch_size, eta, lmbda) -> tuple[int, float, float]:
+    """SGD's arguments, refused in the words of network.py and network2.py."""
+    epochs = _check_count("epochs", epochs, 0)
+    mini_batch_size = _check_count("mini_batch_size", mini_batch_size, 1)
+    eta = _check_number("eta (the learning rate)", eta)
+    lmbda = _check_number("lmbda (the regularization parameter)", lmbda)
     if mini_batch_size != net.mini_batch_size:
         raise ValueError(
             f"SGD was given mini_batch_size={mini_batch_size}, but the network "
@@ -810,6 +832,42 @@ def _check_sgd(net: Network, mini_batch_size: int) -> None:
         raise ValueError(
             f"the last layer ({type(net.layers[-1]).__name__}) defines no "
             f"cost; end the network with a SoftmaxLayer")
+    return epochs, eta, lmbda
+
+
+def _check_count(name, value, minimum):
+    if not _is_int(value) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def _check_number(name, value):
+    if (not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_))
+            or not np.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number; got {value!r}")
+    return float(value)
+
+
+def _is_int(value):
+    """True for Python and numpy integers, not for bools."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_saved_tensor(j: int, saved, shape: tuple[int, ...]) -> None:
+    """Weight tensor ``j`` of a file must be a finite float32 tensor of
+    ``shape`` whose storage holds just its values."""
+    if not isinstance(saved, torch.Tensor) or tuple(saved.shape) != shape:
+        got = tuple(saved.shape) if isinstance(saved, torch.Tensor) else type(saved).__name__
+        raise ValueError(f"weight tensor {j} is {got}, expected {shape}")
+    if saved.dtype != torch.float32:
+        raise ValueError(f"weight tensor {j} is {saved.dtype}, expected float32")
+    stored, needed = saved.untyped_storage().nbytes(), saved.numel() * saved.element_size()
+    if saved.storage_offset() != 0 or stored != needed:
+        raise ValueError(f"weight tensor {j} is stored in {stored:,} bytes; "
+                         f"its {saved.numel():,} values need {needed:,}")
+    if not torch.isfinite(saved).all():
+        raise ValueError(f"weight tensor {j} holds values that are not finite "
+                         f"(NaN or infinity)")
 
 
 def _on_device(net: Network, data, name: str):
@@ -832,7 +890,15 @@ def _on_device(net: Network, data, name: str):
     if x.shape[0] < net.mini_batch_size:
         raise ValueError(f"{name} holds fewer examples than one "
                          f"mini-batch of {net.mini_batch_size}")
-    return x, y.to(torch.int64)
+    y = y.to(torch.int64)
+    n_out = getattr(net.layers[-1], "n_out", None)
+    if n_out is not None and y.numel():
+        lowest, highest = int(y.min()), int(y.max())
+        if lowest < 0 or highest >= n_out:
+            raise ValueError(
+                f"{name}: labels must be integers 0 to {n_out - 1} (the last layer "
+                f"has {n_out} outputs); found {lowest if lowest < 0 else highest}")
+    return x, y
 
 
 def _images(net: Network, x: torch.Tensor) -> torch.Tensor:
