@@ -24,17 +24,25 @@ By default the accuracy runs and the training-speed runs are repeated 3
 times (``--runs``).  On one core of the 2-core development machine, with
 nothing else running, an epoch on the 50,000 images took 0.48 s for
 [784, 30, 10] and 0.59 s for [784, 30, 30, 30, 30, 10], and a full-batch
-step on 1,000 images 0.006 s: an estimated 4 minutes for the chapter.
+step on 1,000 images 0.006 s: an estimated 4 minutes for the chapter.  With
+both cores busy with other jobs a 30-epoch run of [784, 30, 10] took about
+a minute, which makes some 15 minutes for the chapter (an estimate).
 ``--quick`` (one run of each, 3 accuracy epochs; the gradient measurements
-take seconds and keep their full length) took 21 s.
+keep their full length) took 1 min 56 s with both cores busy.
+
+The figures, each with a caption in table.md's notes: gradients-at-init.png
+(each hidden layer's gradient at the start, for 2, 3 and 4 hidden layers,
+beside the book's figures), training-speed-N-hidden.png (the same during
+training: the book's speed-of-learning plots) and a PNG of validation
+accuracy per epoch for each network.
 
 The results go to ``--out`` (default ``results/chapter5``): results.json,
 table.md (accuracies beside the book's, and in its notes the gradient
 tables), gradients-at-init.json and training-speed.json (every measured
 norm), and the PNGs.
 
-    python src/chapter5.py            # everything, ~4 min
-    python src/chapter5.py --quick    # under half a minute
+    python src/chapter5.py            # everything, 4-15 min (estimate)
+    python src/chapter5.py --quick    # about 2 minutes
 """
 
 from __future__ import annotations
@@ -251,7 +259,8 @@ EXPERIMENTS = {
 def main(argv=None) -> str:
     parser = make_parser(__doc__.split("\n\n")[1], epochs=BOOK_EPOCHS, name="chapter5")
     add_options(parser, EXPERIMENTS,
-                f"under half a minute: 1 run, {QUICK_EPOCHS} epochs for the accuracies "
+                f"about 2 minutes on a 2-core machine: 1 run, {QUICK_EPOCHS} epochs for "
+                f"the accuracies "
                 f"(unless --runs or --epochs say otherwise)")
     parser.add_argument("--init-seeds", type=positive, default=INIT_SEEDS, metavar="N",
                         help=f"seeds for the gradients at initialization "
