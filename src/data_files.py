@@ -350,6 +350,15 @@ class _Budget:
         self.used += len(data)
         return data
 
+    def readinto(self, buffer: bytearray) -> int:
+        """Fill ``buffer`` straight from the file, with no copy in between."""
+        self.claim(len(buffer))
+        view, got = memoryview(buffer), 0
+        while got < len(buffer) and (n := self.file.readinto(view[got:])):
+            got += n
+        self.used += got
+        return got
+
     def readline(self) -> bytes:
         line = self.file.readline(self.limit - self.used + 1)
         self.used += len(line)
@@ -376,7 +385,11 @@ class _DataUnpickler(pickle._Unpickler):
         n, = unpack(size_format, self.read(8 if size_format == "<Q" else 4))
         self.source.claim(n)
         data = bytearray(n)
-        self.readinto(data)
+        if self._unframer.current_frame is None:  # large data stands outside frames
+            if self.source.readinto(data) != n:
+                raise pickle.UnpicklingError("pickle data was truncated")
+        else:
+            self.readinto(data)
         self.append(data)
 
     def load_reduce(self):
