@@ -45,9 +45,10 @@ import math
 import os
 import pickle
 import re
+import socket
 import sys
 import tempfile
-import time
+import threading
 import urllib.request
 import zlib
 from pathlib import Path
@@ -717,21 +718,34 @@ def _download(url: str, tmp: Path, name: str, timeout: float, deadline: float) -
     size = _idx_size(shape)
     cap = size + size // 1000 + 1024  # what gzip of ``size`` bytes can take, at worst
     gunzip, sha, received = _Gunzip(size), hashlib.sha256(), 0
-    start = time.monotonic()
-    with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
-        announced = response.headers.get("Content-Length", "")
-        if announced.strip().isdigit() and int(announced) > cap:
-            raise ValueError(f"it announces {int(announced):,} bytes; "
-                             f"the file cannot need more than {cap:,}")
-        read = getattr(response, "read1", response.read)
-        while chunk := read(1 << 16):
-            received += len(chunk)
-            if received > cap:
-                raise ValueError(f"it sent more than the {cap:,} bytes the file can need")
-            if time.monotonic() - start > deadline:
-                raise ValueError(f"it took more than {deadline:g} s")
-            sha.update(gunzip.feed(chunk))
-            out.write(chunk)
+    sockets: list[socket.socket] = []
+    # A server can trickle its headers too; at the deadline, its sockets are shut.
+    timer = threading.Timer(deadline, _shut, (sockets,))
+    timer.daemon = True
+    timer.start()
+    try:
+        with _opener(sockets).open(url, timeout=timeout) as response, open(tmp, "wb") as out:
+            announced = response.headers.get("Content-Length", "")
+            if announced.strip().isdigit() and int(announced) > cap:
+                raise ValueError(f"it announces {int(announced):,} bytes; "
+                                 f"the file cannot need more than {cap:,}")
+            read = getattr(response, "read1", response.read)
+            while chunk := read(1 << 16):
+                received += len(chunk)
+                if received > cap:
+                    raise ValueError(f"it sent more than the {cap:,} bytes the file can need")
+                sha.update(gunzip.feed(chunk))
+                out.write(chunk)
+                if not timer.is_alive():
+                    break
+        if not timer.is_alive():
+            raise TimeoutError
+    except Exception:
+        if not timer.is_alive():
+            raise ValueError(f"it took more than {deadline:g} s") from None
+        raise
+    finally:
+        timer.cancel()
     gunzip.finish()
     if gunzip.size != size:
         raise ValueError(f"bad checksum: it decompresses to {gunzip.size:,} bytes, "
@@ -739,3 +753,31 @@ def _download(url: str, tmp: Path, name: str, timeout: float, deadline: float) -
     if sha.hexdigest() != digest:
         raise ValueError(f"bad checksum {sha.hexdigest()}")
     return received
+
+
+def _opener(sockets: list) -> urllib.request.OpenerDirector:
+    """urllib's usual opener, except that every HTTP(S) connection it makes
+    adds its socket to ``sockets``."""
+
+    def recording(connection_class):
+        class Recorded(connection_class):
+            def connect(self):
+                super().connect()
+                sockets.append(self.sock)
+        return Recorded
+
+    class HTTP(urllib.request.HTTPHandler):
+        def do_open(self, http_class, request, **kwargs):
+            return super().do_open(recording(http_class), request, **kwargs)
+
+    class HTTPS(urllib.request.HTTPSHandler):
+        def do_open(self, http_class, request, **kwargs):
+            return super().do_open(recording(http_class), request, **kwargs)
+
+    return urllib.request.build_opener(HTTP, HTTPS)
+
+
+def _shut(sockets: list) -> None:
+    for sock in sockets:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)

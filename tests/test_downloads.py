@@ -2,7 +2,7 @@
 
 The server listens on 127.0.0.1 only (nothing else is ever contacted) and
 each of its paths misbehaves one way: it drops the connection, stalls,
-says nothing, sends too much, sends a gzip bomb, a broken CRC, a bad
+trickles its headers, says nothing, sends too much, sends a gzip bomb, a broken CRC, a bad
 status line, an over-long header or a broken chunk.  Each case lists that
 mirror before a good one and checks that ``data_files.fetch`` moves on and
 gets the right file, with one progress line per mirror on stderr; the
@@ -64,6 +64,13 @@ class Mirrors(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(0.1)
 
+    def serve_trickled_headers(self):  # a header a byte every 0.1 s, never ending
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        for _ in range(HANDLER_SECONDS * 10):
+            self.wfile.write(b"a")
+            self.wfile.flush()
+            time.sleep(0.1)
+
     def serve_silent(self):  # headers, then nothing
         self.headers_for(len(GOOD))
         self.wfile.flush()
@@ -120,6 +127,7 @@ def server():
 BAD_MIRRORS = {
     "drop": "IncompleteRead|ends early",
     "stall": f"took more than {DEADLINE:g} s",
+    "trickled_headers": f"took more than {DEADLINE:g} s",
     "silent": "timed out",
     "announces_too_much": "announces 1,000,000,000,000 bytes",
     "endless": "sent more than the 11,042 bytes",
