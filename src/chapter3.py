@@ -415,11 +415,12 @@ def more_data(data: Data, opts: Chapter3Options) -> Outcome:
         svm.add_run(None, [accuracy])
         experiments.append(svm)
         svm_points[size] = accuracy
-    figures, captions = plot_more_data(opts.out, network_points, svm_points)
+    figures, captions = plot_more_data(opts.out, network_points, svm_points,
+                                       round(EXAMPLES_SEEN * opts.scale))
     return Outcome(experiments, figures, captions)
 
 
-def plot_more_data(out: Path, network_points: dict, svm_points: dict):
+def plot_more_data(out: Path, network_points: dict, svm_points: dict, examples: int):
     """The book's three more-data figures: the network's validation accuracy
     (mean of its runs) against the training-set size on a linear and on a
     log scale, then beside the SVM's; the book's figures are drawn too.
@@ -429,7 +430,7 @@ def plot_more_data(out: Path, network_points: dict, svm_points: dict):
     book_network = (list(BOOK_SIZES), [MORE_DATA_NETWORK[s] for s in BOOK_SIZES])
     book_svm = (list(BOOK_SIZES), [MORE_DATA_SVM[s] for s in BOOK_SIZES])
     network = "network2 [784, 30, 10] (measured)"
-    settings = "[784, 30, 10], eta 0.5, lmbda = size/10,000, 1.5 million examples seen"
+    settings = f"[784, 30, 10], eta 0.5, lmbda = size/10,000, {examples:,} examples seen"
     paths = [
         plot_series(out / "more-data.png", {network: ours},
                     title=f"More training data: {settings}", xlabel="training set size",
