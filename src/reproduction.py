@@ -361,7 +361,7 @@ def save_results(out_dir: str | Path, title: str,
                 "experiments": [vars(exp) for exp in experiments]})
     for exp in experiments:
         if exp.per_epoch and any(run["accuracy"] for run in exp.runs):
-            references = _book_reference(exp)
+            references = book_reference(exp)
             plot_series(out_dir / f"{slug(exp.name)}.png",
                         {f"seed {run['seed']}": run["accuracy"] for run in exp.runs},
                         title=f"{exp.name}: {exp.settings}" if exp.settings else exp.name,
@@ -379,7 +379,7 @@ def save_results(out_dir: str | Path, title: str,
     return table
 
 
-def _book_reference(exp: Experiment) -> dict:
+def book_reference(exp: Experiment) -> dict:
     """What a plot of ``exp`` draws of the book's figure: a line at a
     figure, or the book's points within the epochs that were run."""
     if exp.reference is None:

@@ -9,9 +9,10 @@ import pytest
 import mnist_average_darkness
 import mnist_loader
 import mnist_svm
-from reproduction import (Experiment, Options, add_options, digit_grid, draw_series, figure,
-                          make_parser, markdown_table, parse_args, printed_lines, repeat,
-                          reported_errors, save_results, seed_all, seeds, slug, summary)
+from reproduction import (Experiment, Options, add_options, book_reference, digit_grid,
+                          draw_series, figure, make_parser, markdown_table, parse_args,
+                          printed_lines, repeat, reported_errors, save_results, seed_all,
+                          seeds, slug, summary)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -179,9 +180,8 @@ def test_save_results_draws_the_book_only_over_the_epochs_run(tmp_path):
     exp = Experiment("demo", "book", reference=([0, 1, 2, 29], [91.0, 92.0, 93.0, 95.0]))
     exp.add_run(1, [90.0, 91.0])
     save_results(tmp_path, "Demo", [exp])
-    # the plot itself is checked by eye; what it was given is checked here
-    from reproduction import _book_reference
-    assert _book_reference(exp) == {"book: book": ([0, 1], [91.0, 92.0])}
+    # The plot itself was looked at; what it is given is checked here.
+    assert book_reference(exp) == {"book: book": ([0, 1], [91.0, 92.0])}
 
 
 def test_digit_grid_lays_the_images_out_in_rows():
