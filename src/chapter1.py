@@ -10,7 +10,7 @@ quadratic cost, mini-batch size 10.
 - the two failure cases: eta = 0.001, which learns far too slowly, and
   eta = 100.0, which is far too large;
 - the average-darkness baseline (2,225 / 10,000) and, with ``--svm``, the
-  SVM baseline (9,435 / 10,000; about 9 minutes on a 2-core machine).
+  SVM baseline (9,435 / 10,000; about 7 minutes on a 2-core machine).
 
 Each run prints the book's ``Epoch j: c / 10000`` lines, and a run of
 eta 3.0 that stalls far below the book's figure gets a note saying that
@@ -26,7 +26,7 @@ with a caption for every figure.
 Time, on a 2-core machine with both cores busy with other jobs:
 ``--runs 1`` (one run of each experiment, 30 epochs) took 3 min 50 s, so
 the default three runs take about 11 minutes (an estimate), and ``--svm``
-adds about 9.
+adds about 7 (``mnist_svm.py`` took 410 s).
 
     python src/chapter1.py                      # 3 runs of everything
     python src/chapter1.py --runs 1 --epochs 5  # a quick look
@@ -172,7 +172,7 @@ def hard_images(net: network.Network, seed: int, test_data, out: Path,
 def main(argv=None) -> str:
     parser = make_parser(__doc__.split("\n\n")[1], epochs=30, name="chapter1")
     parser.add_argument("--svm", action="store_true",
-                        help="also run the SVM baseline (about 9 minutes on a "
+                        help="also run the SVM baseline (about 7 minutes on a "
                              "2-core machine)")
     args = parse_args(parser, argv)
     with reported_errors("chapter1.py"):
