@@ -73,6 +73,7 @@ class ScheduledNetwork(Network):
     def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data,
             test_data, lmbda=0.0, *, early_stopping_n=0, eta_schedule_n=0,
             monitor_training_accuracy=False):
+        _check_sgd(self, mini_batch_size, early_stopping_n, eta_schedule_n)
         training_x = torch.as_tensor(training_data[0], dtype=torch.float32).to(network3.device)
         training_y = torch.as_tensor(training_data[1], dtype=torch.int64).to(network3.device)
         num_training_batches = size(training_data) // mini_batch_size
@@ -208,3 +209,13 @@ class AugmentedNetwork(ScheduledNetwork):
         with torch.no_grad():
             x = self.augment(x)
         super().update_mini_batch(x, y, eta, lmbda, num_training_batches)
+
+
+#### Checking the caller's input
+def _check_sgd(net, mini_batch_size, early_stopping_n, eta_schedule_n):
+    if mini_batch_size != net.mini_batch_size:
+        raise ValueError(f"SGD's mini_batch_size {mini_batch_size!r} differs from the "
+                         f"network's ({net.mini_batch_size}), which its layers are built for")
+    for name, n in (("early_stopping_n", early_stopping_n), ("eta_schedule_n", eta_schedule_n)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"{name} must be an integer >= 0; got {n!r}")

@@ -63,6 +63,10 @@ def test_early_stopping_and_schedule_count_epochs_without_a_new_best(mnist):
     net.SGD(training, 50, 10, 1e-12, validation, None, eta_schedule_n=1)
     assert net.eta_history == [1e-12 / 2 ** k for k in (0, 0, 1, 2, 3, 4, 5, 6)]
     assert net.stop_reason == "eta_schedule"
+    with pytest.raises(ValueError, match="mini_batch_size 20 differs from the network's"):
+        net.SGD(training, 1, 20, 0.1, validation, None)
+    with pytest.raises(ValueError, match="early_stopping_n must be an integer >= 0"):
+        net.SGD(training, 1, 10, 0.1, validation, None, early_stopping_n=-1)
 
 
 def test_training_accuracy_is_recorded_and_plotted(mnist, tmp_path):
