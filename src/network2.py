@@ -38,6 +38,7 @@ import json
 import numbers
 import os
 import random
+import re
 import uuid
 
 import numpy as np
@@ -369,22 +370,13 @@ class Network:
         """Write the network to ``filename`` as JSON, in the book's layout:
         ``sizes``, ``weights``, ``biases`` (nested lists) and ``cost`` (the
         cost class's name).  The JSON goes to a temporary file that is then
-        renamed onto ``filename``: a failure never leaves half a file.
+        renamed onto ``filename`` (see ``_write_json``).
         """
         data = {"sizes": self.sizes,
                 "weights": [w.tolist() for w in self.weights],
                 "biases": [b.tolist() for b in self.biases],
                 "cost": str(self.cost.__name__)}
-        path = os.fspath(filename)
-        temporary = f"{path}.{uuid.uuid4().hex}.tmp"
-        try:
-            with open(temporary, "x", encoding="utf-8") as f:
-                json.dump(data, f)
-            os.replace(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.remove(temporary)
-            raise
+        _write_json(data, filename)
 
 
 #### Loading a network
@@ -482,6 +474,44 @@ def load(filename: str | os.PathLike) -> Network:
     net.weights = parameters["weights"]
     net.biases = parameters["biases"]
     return net
+
+
+def _write_json(data, filename):
+    """Write ``data`` as JSON to ``filename`` without ever leaving half a file.
+
+    The text goes to ``.<name>.<pid>-<random>.part`` beside ``filename``,
+    renamed onto it when complete.  Such temporaries left by a writer that
+    was killed before it could clean up (its process is gone) are removed
+    first; a full disk or an unwritable folder is one OSError naming the file.
+    """
+    path = os.path.abspath(os.fspath(filename))
+    folder, name = os.path.split(path)
+    stale = re.compile(re.escape(f".{name}.") + r"(\d+)-[0-9a-f]+\.part")
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}-{uuid.uuid4().hex}.part")
+    try:
+        for entry in os.listdir(folder):
+            match = stale.fullmatch(entry)
+            if match and not _process_exists(int(match.group(1))):
+                os.remove(os.path.join(folder, entry))
+        with open(temporary, "x", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(temporary, path)
+    except BaseException as e:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        if isinstance(e, OSError):
+            raise OSError(e.errno, f"{path}: could not be written ({e.strerror})") from None
+        raise
+
+
+def _process_exists(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 #### Miscellaneous functions

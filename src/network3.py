@@ -389,7 +389,11 @@ class Network:
                                             for layer in self.layers]),
                 "params": [p.detach().to("cpu", copy=True) for p in self.params]}
         with data_files.atomic_path(filename) as tmp:
-            torch.save(blob, tmp)
+            try:
+                torch.save(blob, tmp)
+            except RuntimeError as e:  # how torch reports a full disk
+                raise data_files.DataFileError(
+                    f"{filename}: could not be written ({e})") from None
 
 
 #### Define layer types

@@ -791,6 +791,43 @@ def test_failed_save_leaves_the_old_file_and_no_temporary(tmp_path):
     assert os.listdir(tmp_path) == ["net.json"]
 
 
+@pytest.mark.parametrize("module", ["network", "network2"])
+def test_a_killed_writers_temporary_is_removed_by_the_next_save(module, tmp_path):
+    """kill -9 in the middle of save leaves its temporary; the next save of
+    the same file removes it (a live writer's temporary is left alone)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    source = (f"import sys, time, {module}\n"
+              f"{module}.json.dump = lambda data, f: (f.write('{{'), f.flush(), time.sleep(60))\n"
+              f"{module}.Network([2, 2, 1], seed=0).save(sys.argv[1])\n")
+    path = tmp_path / "net.json"
+    writer = subprocess.Popen([sys.executable, "-c", source, str(path)],
+                              cwd=os.path.dirname(network2.__file__))
+    try:
+        for _ in range(400):   # at most 20 s for the writer to start
+            if [n for n in os.listdir(tmp_path) if n.endswith(".part")] or writer.poll():
+                break
+            time.sleep(0.05)
+        left = [n for n in os.listdir(tmp_path) if n.endswith(".part")]
+        assert left and left[0].startswith(".net.json.")
+        live = tmp_path / ".net.json.1-abc.part"   # pid 1 always runs
+        live.write_text("{")
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    __import__(module).Network([2, 2, 1], seed=0).save(path)
+    assert sorted(os.listdir(tmp_path)) == [".net.json.1-abc.part", "net.json"]
+    assert __import__(module).load(path).sizes == [2, 2, 1]
+
+
+def test_save_into_an_unwritable_folder_names_the_file(tmp_path):
+    folder = tmp_path / "missing"
+    with pytest.raises(OSError, match=r"missing/net\.json: could not be written"):
+        Network([2, 2, 1], seed=0).save(folder / "net.json")
+
+
 #### Real MNIST
 def test_mnist_784_30_10_reaches_95_percent_on_validation():
     """The chapter's network with L2 (lmbda 5.0, eta 0.5, mini-batch 10).  Over

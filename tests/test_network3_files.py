@@ -191,3 +191,27 @@ def test_sgd_refuses_labels_the_last_layer_cannot_output(labels, bad, which, cap
         small_net().SGD(sets["training_data"], 1, 2, 0.1, sets["validation_data"],
                         sets["test_data"])
     assert "Training mini-batch" not in capsys.readouterr().out
+
+
+def test_a_full_disk_while_saving_is_one_error_naming_the_file(tmp_path):
+    """A file-size limit stands in for a full disk: save raises the module's
+    file error naming the path, and leaves no file, whole or half, behind."""
+    script = (
+        "import resource, signal, sys\n"
+        "import network3\n"
+        "from network3 import FullyConnectedLayer, SoftmaxLayer, Network\n"
+        "net = Network([FullyConnectedLayer(n_in=784, n_out=100),\n"
+        "               SoftmaxLayer(n_in=100, n_out=10)], 10, seed=1)\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (10000, 10000))\n"
+        "try:\n"
+        "    net.save(sys.argv[1])\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__, e)\n")
+    path = tmp_path / "net.pt"
+    done = subprocess.run([sys.executable, "-c", script, str(path)], cwd=SRC,
+                          capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "NNDL_FORCE_CPU": "1"})
+    last = done.stdout.splitlines()[-1]   # after network3's one line about the device
+    assert last.startswith(f"DataFileError {path}: could not be written"), done
+    assert list(tmp_path.iterdir()) == []
