@@ -719,8 +719,10 @@ def _download(url: str, tmp: Path, name: str, timeout: float, deadline: float) -
     cap = size + size // 1000 + 1024  # what gzip of ``size`` bytes can take, at worst
     gunzip, sha, received = _Gunzip(size), hashlib.sha256(), 0
     sockets: list[socket.socket] = []
-    # A server can trickle its headers too; at the deadline, its sockets are shut.
-    timer = threading.Timer(deadline, _shut, (sockets,))
+    # A server can trickle its headers too; at the deadline, its sockets are
+    # shut, after ``expired`` is set (so a read that ends because of it knows why).
+    expired = threading.Event()
+    timer = threading.Timer(deadline, lambda: (expired.set(), _shut(sockets)))
     timer.daemon = True
     timer.start()
     try:
@@ -736,12 +738,12 @@ def _download(url: str, tmp: Path, name: str, timeout: float, deadline: float) -
                     raise ValueError(f"it sent more than the {cap:,} bytes the file can need")
                 sha.update(gunzip.feed(chunk))
                 out.write(chunk)
-                if not timer.is_alive():
+                if expired.is_set():
                     break
-        if not timer.is_alive():
+        if expired.is_set():
             raise TimeoutError
     except Exception:
-        if not timer.is_alive():
+        if expired.is_set():
             raise ValueError(f"it took more than {deadline:g} s") from None
         raise
     finally:
