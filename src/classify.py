@@ -184,7 +184,8 @@ def default_net(seed: int = DEFAULT_SEED):
 
 #### The command line
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description="Classify photographs or scans of handwritten digits with the book's networks.")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="photographs or scans")
     parser.add_argument("--net", action="append", default=[], metavar="FILE",
                         help="a saved network (repeat for several)")
