@@ -80,14 +80,6 @@ def test_a_stalled_run_gets_a_note_and_a_short_one_does_not():
     assert chapter1.stall_note([784, 100, 10], 0.001, [20.0] * 30) is None  # no book best
 
 
-@pytest.fixture
-def no_data(monkeypatch):
-    """Loading MNIST fails the test: bad arguments must stop the script first."""
-    def refuse(*args):
-        raise AssertionError("the data was loaded before the arguments were checked")
-    monkeypatch.setattr(mnist_loader, "load_data", refuse)
-    monkeypatch.setattr(mnist_loader, "load_data_wrapper", refuse)
-
 
 @pytest.mark.parametrize("argv, message", [
     (["--seed", "-5"], "--seed"), (["--runs", "0"], "--runs"),

@@ -150,27 +150,24 @@ def test_chapter3_only_runs_the_chosen_experiments(tmp_path):
         chapter3.main(["--only", "no_such_experiment", "--out", str(tmp_path)])
 
 
-@pytest.fixture
-def no_data(monkeypatch):
-    """Loading MNIST fails the test: bad arguments must stop a script first."""
-    def refuse(*args):
-        raise AssertionError("the data was loaded before the arguments were checked")
-    monkeypatch.setattr(mnist_loader, "load_data", refuse)
-    monkeypatch.setattr(mnist_loader, "load_data_wrapper", refuse)
-
 
 BAD_COMMON = [(["--seed", "-1"], "--seed"), (["--runs", "0"], "--runs"),
               (["--epochs", "-3"], "--epochs"), (["--runs", "two"], "--runs"),
               (["--seed", str(2**32 - 1), "--runs", "3"], "largest seed")]
 
 
-@pytest.mark.parametrize("argv, message", BAD_COMMON + [
-    (["--sizes", "5"], "--sizes"), (["--sizes", "60000"], "--sizes"),
-    (["--sizes", "0"], "--sizes"), (["--only", "nothing"], "--only")])
-def test_chapter3_refuses_bad_arguments_before_loading_data(argv, message, no_data,
-                                                            tmp_path, capsys):
+@pytest.mark.parametrize("script, argv, message", [
+    (script, argv, message) for script in ("chapter3", "chapter5")
+    for argv, message in BAD_COMMON] + [
+    ("chapter3", ["--sizes", "5"], "--sizes"), ("chapter3", ["--sizes", "60000"], "--sizes"),
+    ("chapter3", ["--sizes", "0"], "--sizes"), ("chapter3", ["--only", "nothing"], "--only"),
+    ("chapter5", ["--init-seeds", "0"], "--init-seeds"),
+    ("chapter5", ["--seed", str(2**32 - 5), "--init-seeds", "10"], "largest seed")])
+def test_chapters_3_and_5_refuse_bad_arguments_before_loading_data(script, argv, message,
+                                                                   no_data, tmp_path, capsys):
+    main = {"chapter3": chapter3.main, "chapter5": chapter5.main}[script]
     with pytest.raises(SystemExit) as stopped:
-        chapter3.main(argv + ["--out", str(tmp_path)])
+        main(argv + ["--out", str(tmp_path)])
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
@@ -227,16 +224,6 @@ def test_full_batch_step_reports_the_averaged_backprop_gradient(training_data):
     assert all(not np.array_equal(b0, b1) for b0, b1 in zip(before, net.biases))
 
 
-@pytest.mark.parametrize("argv, message", BAD_COMMON + [
-    (["--init-seeds", "0"], "--init-seeds"),
-    (["--seed", str(2**32 - 5), "--init-seeds", "10"], "largest seed")])
-def test_chapter5_refuses_bad_arguments_before_loading_data(argv, message, no_data,
-                                                            tmp_path, capsys):
-    with pytest.raises(SystemExit) as stopped:
-        chapter5.main(argv + ["--out", str(tmp_path)])
-    assert stopped.value.code == 2
-    err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
 
 
 def test_chapter5_runs_and_writes_every_table_and_figure(tmp_path, capsys):

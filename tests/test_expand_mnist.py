@@ -159,15 +159,10 @@ BAD_ARGUMENTS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_ARGUMENTS))
-def test_main_refuses_bad_arguments_before_loading_anything(case, tmp_path, capsys, monkeypatch):
+def test_main_refuses_bad_arguments_before_loading_anything(case, tmp_path, capsys, no_data):
     source, _ = write_source(tmp_path)
     argv, message = BAD_ARGUMENTS[case]
     argv = ["--source", str(source)] + [a.format(tmp=tmp_path) for a in argv]
-
-    def no_loading(*args, **kwargs):
-        raise AssertionError("data was loaded")
-
-    monkeypatch.setattr(mnist_loader, "load_data", no_loading)
     with pytest.raises(SystemExit) as exit_status:
         expand_mnist.main(argv)
     assert exit_status.value.code == 2

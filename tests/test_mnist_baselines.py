@@ -65,11 +65,8 @@ def test_average_darkness_main_loads_the_data_and_prints(monkeypatch, capsys):
     (["--train-size", "0"], "--train-size"), (["--train-size", "60000"], "--train-size"),
     (["--train-size", "many"], "--train-size"), (["--gamma", "-1"], "--gamma"),
     (["--gamma", "wide"], "--gamma")])
-def test_svm_script_refuses_bad_arguments_before_loading_data(argv, message, monkeypatch,
+def test_svm_script_refuses_bad_arguments_before_loading_data(argv, message, no_data,
                                                               capsys):
-    def refuse():
-        raise AssertionError("the data was loaded before the arguments were checked")
-    monkeypatch.setattr(mnist_loader, "load_data", refuse)
     with pytest.raises(SystemExit) as stopped:
         mnist_svm.main(argv)
     assert stopped.value.code == 2
