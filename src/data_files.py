@@ -29,6 +29,9 @@ data files one way:
   never leaves a truncated file behind; temporaries left by a killed
   writer are removed by the next writer of the same file.
 - ``check_book_format``: the shapes, dtypes and values of the book's triple.
+- ``write_json`` and ``read_network_json``: the networks of network.py
+  and network2.py, saved in the book's JSON layout, written atomically
+  and read back only as checked JSON.
 
 Every problem with a file raises ``DataFileError`` naming the file.
 Progress of long work (downloads, building ``mnist.pkl.gz``) is reported
@@ -41,6 +44,7 @@ import contextlib
 import errno
 import gzip
 import hashlib
+import json
 import math
 import os
 import pickle
@@ -53,7 +57,7 @@ import urllib.request
 import zlib
 from pathlib import Path
 from struct import unpack
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -545,6 +549,91 @@ def _running(pid: int) -> bool:
     except (PermissionError, OverflowError, ValueError):
         return True
     return True
+
+
+#### Networks saved as JSON (network.py and network2.py)
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as JSON text to ``path``, atomically (``atomic_path``)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f)
+
+
+def read_network_json(path: str | os.PathLike, what: str, max_bytes: int,
+                      check_sizes: Callable[[Any], list[int]]):
+    """Read a network saved in network2's JSON layout; return ``(sizes,
+    weights, biases, cost)``.
+
+    ``sizes`` is what ``check_sizes`` makes of the saved list, ``weights``
+    and ``biases`` float64 arrays of the shapes those sizes imply, ``cost``
+    the saved value, for the caller to look up.  The file is only parsed as
+    JSON, never run, and only after its size is found within ``max_bytes``;
+    each matrix's shape is checked on the parsed lists before an array is
+    made.  Anything else (not JSON, a missing key, a ragged or misshapen
+    matrix, a value that is not a finite number) raises ``DataFileError``:
+    "'<path>' is not <what>: <the problem>".
+    """
+    path = os.fspath(path)
+
+    def malformed(problem):
+        return DataFileError(f"{path!r} is not {what}: {problem}")
+
+    with open(path, "rb") as f:
+        raw = f.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise malformed(f"it is larger than the {max_bytes:,} bytes a network file may take")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise malformed(f"it is not JSON text ({e})") from None
+    if not isinstance(data, dict):
+        raise malformed(f"expected a JSON object, found {type(data).__name__}")
+    missing = [key for key in ("sizes", "weights", "biases", "cost") if key not in data]
+    if missing:
+        raise malformed(f"missing key(s) {', '.join(map(repr, missing))}")
+    try:
+        sizes = check_sizes(data["sizes"])
+    except ValueError as e:
+        raise malformed(str(e)) from None
+    layers = list(zip(sizes[:-1], sizes[1:]))
+    parameters = []
+    for key, shapes in (("weights", [(n_out, n_in) for n_in, n_out in layers]),
+                        ("biases", [(n_out, 1) for _, n_out in layers])):
+        values = data[key]
+        if not isinstance(values, list) or len(values) != len(shapes):
+            raise malformed(f"'{key}' must be a list of {len(shapes)} matrices "
+                            f"for sizes {sizes}")
+        arrays = []
+        for i, (value, shape) in enumerate(zip(values, shapes)):
+            found = _json_shape(value)
+            if found is None:
+                raise malformed(f"{key}[{i}] is not a rectangular matrix")
+            if found != shape:
+                raise malformed(f"{key}[{i}] has shape {found}, but sizes {sizes} need {shape}")
+            if not all(type(v) in (int, float) for row in value for v in row):
+                raise malformed(f"{key}[{i}] must hold only numbers")
+            try:
+                array = np.array(value, dtype=float)
+            except OverflowError:  # an integer beyond float64
+                array = np.array([np.inf])
+            if not np.isfinite(array).all():
+                raise malformed(f"{key}[{i}] holds a value that is not a finite "
+                                f"number (NaN, Infinity or too large)")
+            arrays.append(array)
+        parameters.append(arrays)
+    return sizes, parameters[0], parameters[1], data["cost"]
+
+
+def _json_shape(value) -> tuple[int, ...] | None:
+    """The shape of nested JSON lists, found without building an array;
+    None for lists that are ragged or nested more than two deep."""
+    if not isinstance(value, list) or not any(isinstance(r, list) for r in value):
+        return (len(value),) if isinstance(value, list) else ()
+    if not all(isinstance(r, list) and len(r) == len(value[0]) for r in value) \
+            or any(isinstance(v, list) for r in value for v in r):
+        return None
+    return (len(value), len(value[0]))
 
 
 #### Building mnist.pkl.gz from the IDX files

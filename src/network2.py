@@ -34,15 +34,14 @@ changes.  Beyond the book, computing the same thing:
 """
 
 #### Libraries
-import json
 import numbers
 import os
 import random
-import re
-import uuid
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+
+import data_files  # save and load (src/data_files.py); training needs only numpy
 
 
 # Examples fed forward at once by accuracy() and total_cost(): enough for
@@ -369,14 +368,12 @@ class Network:
     def save(self, filename):
         """Write the network to ``filename`` as JSON, in the book's layout:
         ``sizes``, ``weights``, ``biases`` (nested lists) and ``cost`` (the
-        cost class's name).  The JSON goes to a temporary file that is then
-        renamed onto ``filename`` (see ``_write_json``).
-        """
-        data = {"sizes": self.sizes,
-                "weights": [w.tolist() for w in self.weights],
-                "biases": [b.tolist() for b in self.biases],
-                "cost": str(self.cost.__name__)}
-        _write_json(data, filename)
+        cost class's name).  It is written to a temporary file and renamed:
+        a failure leaves no half-written file."""
+        data_files.write_json(filename, {
+            "sizes": self.sizes, "weights": [w.tolist() for w in self.weights],
+            "biases": [b.tolist() for b in self.biases],
+            "cost": str(self.cost.__name__)})
 
 
 #### Loading a network
@@ -385,133 +382,30 @@ class Network:
 MAX_NETWORK_FILE_BYTES = 1 << 27
 
 
-def load(filename: str | os.PathLike) -> Network:
-    """Read a network written by ``Network.save`` (ours or the book's).
+def load(filename):
+    """Read a network written by ``Network.save`` (ours or the book's) and
+    return it as a ``Network`` with the saved sizes, cost, weights, biases.
 
-    Returns a ``Network`` with the saved sizes, cost, weights and biases.
-    The file is only parsed as JSON and the cost is looked up by name among
-    the known costs (``COSTS``), so nothing in the file is ever executed.  A
-    file that is not such a network (not JSON, larger than
-    ``MAX_NETWORK_FILE_BYTES``, missing keys, values of the wrong type,
-    weights or biases whose shapes do not match ``sizes``, values that are
-    not finite numbers, an unknown cost) raises ``ValueError`` naming the
-    file and the problem.  Each matrix's shape is checked on the parsed
-    lists before any array is made.
+    The file is only parsed as JSON, and the cost is looked up by name in
+    ``COSTS``, so nothing in the file is ever run.  One that is not such a
+    network (not JSON, over ``MAX_NETWORK_FILE_BYTES``, a missing key,
+    shapes that do not match ``sizes``, values that are not finite numbers,
+    an unknown cost) raises ``ValueError`` naming the file and the problem.
     """
-    path = os.fspath(filename)
-
-    def malformed(problem):
-        return ValueError(f"{path!r} is not a saved network2 network: {problem}")
-
-    with open(path, "rb") as f:
-        raw = f.read(MAX_NETWORK_FILE_BYTES + 1)
-    if len(raw) > MAX_NETWORK_FILE_BYTES:
-        raise malformed(f"it is larger than the {MAX_NETWORK_FILE_BYTES:,} bytes "
-                        f"a network file may take")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise malformed(f"it is not JSON text ({e})") from None
-    if not isinstance(data, dict):
-        raise malformed(f"expected a JSON object, found {type(data).__name__}")
-    missing = [key for key in ("sizes", "weights", "biases", "cost") if key not in data]
-    if missing:
-        raise malformed(f"missing key(s) {', '.join(map(repr, missing))}")
-
-    try:
-        sizes = _check_sizes(data["sizes"])
-    except ValueError as e:
-        raise malformed(str(e)) from None
-    cost_name = data["cost"]
-    if not isinstance(cost_name, str):
-        raise malformed(f"'cost' must be a cost class name, found {cost_name!r}")
-    if cost_name not in COSTS:
-        raise malformed(f"unknown cost {cost_name[:100]!r}; "
-                        f"known costs are {', '.join(sorted(COSTS))}")
-
-    def shape_of(value):
-        """The shape of nested JSON lists, found without building an array;
-        None for lists that are ragged or nested more than two deep."""
-        if not isinstance(value, list) or not any(isinstance(r, list) for r in value):
-            return (len(value),) if isinstance(value, list) else ()
-        if not all(isinstance(r, list) and len(r) == len(value[0]) for r in value) \
-                or any(isinstance(v, list) for r in value for v in r):
-            return None
-        return (len(value), len(value[0]))
-
-    layers = list(zip(sizes[:-1], sizes[1:]))
-    parameters = {}
-    for key, shapes in (("weights", [(n_out, n_in) for n_in, n_out in layers]),
-                        ("biases", [(n_out, 1) for _, n_out in layers])):
-        values = data[key]
-        if not isinstance(values, list) or len(values) != len(shapes):
-            raise malformed(f"'{key}' must be a list of {len(shapes)} matrices "
-                            f"for sizes {sizes}")
-        arrays = []
-        for i, (value, shape) in enumerate(zip(values, shapes)):
-            found = shape_of(value)
-            if found is None:
-                raise malformed(f"{key}[{i}] is not a rectangular matrix")
-            if found != shape:
-                raise malformed(f"{key}[{i}] has shape {found}, but sizes "
-                                f"{sizes} need {shape}")
-            if not all(type(v) in (int, float) for row in value for v in row):
-                raise malformed(f"{key}[{i}] must hold only numbers")
-            try:
-                array = np.array(value, dtype=float)
-            except OverflowError:
-                array = np.array([np.inf])
-            if not np.isfinite(array).all():
-                raise malformed(f"{key}[{i}] holds a value that is not a finite "
-                                f"number (NaN, Infinity or too large)")
-            arrays.append(array)
-        parameters[key] = arrays
-
+    what = "a saved network2 network"
+    sizes, weights, biases, cost = data_files.read_network_json(
+        filename, what, MAX_NETWORK_FILE_BYTES, _check_sizes)
+    if not isinstance(cost, str) or cost not in COSTS:
+        problem = (f"unknown cost {cost[:100]!r}; known costs are "
+                   f"{', '.join(sorted(COSTS))}" if isinstance(cost, str) else
+                   f"'cost' must be a cost class name, found {cost!r}")
+        raise ValueError(f"{os.fspath(filename)!r} is not {what}: {problem}")
     # A seeded start leaves the global generators as they were; the network
     # then shuffles with the global ``random``, like one built without a seed.
-    net = Network(sizes, cost=COSTS[cost_name], seed=0)
+    net = Network(sizes, cost=COSTS[cost], seed=0)
     net._generators = None
-    net.weights = parameters["weights"]
-    net.biases = parameters["biases"]
+    net.weights, net.biases = weights, biases
     return net
-
-
-def _write_json(data, filename):
-    """Write ``data`` as JSON to ``filename`` without ever leaving half a file.
-
-    The text goes to ``.<name>.<pid>-<random>.part`` beside ``filename``,
-    renamed onto it when complete.  Such temporaries left by a writer that
-    was killed before it could clean up (its process is gone) are removed
-    first; a full disk or an unwritable folder is one OSError naming the file.
-    """
-    path = os.path.abspath(os.fspath(filename))
-    folder, name = os.path.split(path)
-    stale = re.compile(re.escape(f".{name}.") + r"(\d+)-[0-9a-f]+\.part")
-    temporary = os.path.join(folder, f".{name}.{os.getpid()}-{uuid.uuid4().hex}.part")
-    try:
-        for entry in os.listdir(folder):
-            match = stale.fullmatch(entry)
-            if match and not _process_exists(int(match.group(1))):
-                os.remove(os.path.join(folder, entry))
-        with open(temporary, "x", encoding="utf-8") as f:
-            json.dump(data, f)
-        os.replace(temporary, path)
-    except BaseException as e:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        if isinstance(e, OSError):
-            raise OSError(e.errno, f"{path}: could not be written ({e.strerror})") from None
-        raise
-
-
-def _process_exists(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
 
 
 #### Miscellaneous functions

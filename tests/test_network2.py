@@ -799,8 +799,8 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_save(module, tmp_path
     import subprocess
     import sys
     import time
-    source = (f"import sys, time, {module}\n"
-              f"{module}.json.dump = lambda data, f: (f.write('{{'), f.flush(), time.sleep(60))\n"
+    source = (f"import json, sys, time, {module}\n"
+              f"json.dump = lambda data, f: (f.write('{{'), f.flush(), time.sleep(60))\n"
               f"{module}.Network([2, 2, 1], seed=0).save(sys.argv[1])\n")
     path = tmp_path / "net.json"
     writer = subprocess.Popen([sys.executable, "-c", source, str(path)],
@@ -822,10 +822,15 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_save(module, tmp_path
     assert __import__(module).load(path).sizes == [2, 2, 1]
 
 
-def test_save_into_an_unwritable_folder_names_the_file(tmp_path):
-    folder = tmp_path / "missing"
-    with pytest.raises(OSError, match=r"missing/net\.json: could not be written"):
-        Network([2, 2, 1], seed=0).save(folder / "net.json")
+@pytest.mark.parametrize("module", ["network", "network2"])
+def test_save_makes_a_missing_folder_and_names_the_file_it_cannot_write(module, tmp_path):
+    net = __import__(module).Network([2, 2, 1], seed=0)
+    net.save(tmp_path / "new" / "net.json")
+    assert __import__(module).load(tmp_path / "new" / "net.json").sizes == [2, 2, 1]
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(OSError, match=r"a-file/net\.json: cannot write here"):
+        net.save(tmp_path / "a-file" / "net.json")
+    assert sorted(os.listdir(tmp_path)) == ["a-file", "new"]
 
 
 #### Real MNIST
