@@ -1,10 +1,10 @@
 """network
 ~~~~~~~
 
-The program of chapters 1 and 2 of Michael Nielsen's book *Neural Networks
-and Deep Learning*, ported to Python 3: a network of sigmoid neurons that
-learns by stochastic gradient descent on the quadratic cost
-C = 1/(2n) sum_x ||y(x) - a^L(x)||^2, its gradient found by backpropagation::
+Chapters 1 and 2 of Michael Nielsen's *Neural Networks and Deep Learning*
+in Python 3: a network of sigmoid neurons that learns by stochastic
+gradient descent on the quadratic cost C = 1/(2n) sum_x ||y(x) - a^L(x)||^2,
+its gradient found by backpropagation::
 
     >>> import mnist_loader, network
     >>> training_data, validation_data, test_data = mnist_loader.load_data_wrapper()
@@ -13,24 +13,20 @@ C = 1/(2n) sum_x ||y(x) - a^L(x)||^2, its gradient found by backpropagation::
     Epoch 0: 9129 / 10000
     ...
 
-(the book's first line; the count depends on the random start, which
-``np.random.seed`` and ``random.seed`` fix, or ``Network(sizes, seed=s)``).
+(the counts depend on the random start, which ``np.random.seed`` and
+``random.seed`` fix, or ``Network(sizes, seed=s)``).  Training runs through
+the book's methods, ``SGD`` -> ``update_mini_batch`` -> ``backprop`` ->
+``cost_derivative`` and ``sigmoid_prime``: change one and what is learnt
+changes.  Beyond the book, computing the same thing:
 
-Training runs through the book's methods, ``SGD`` -> ``update_mini_batch``
--> ``backprop`` -> ``cost_derivative`` and ``sigmoid_prime``: change one and
-what is learnt changes.  Beyond the book, computing the same thing:
-
-* Speed, by the problem chapter 2 poses: ``update_mini_batch`` lays the m
-  examples of a mini-batch side by side as the columns of two matrices and
-  calls ``backprop`` once, so each layer costs one matrix product, not m.
-  While ``SGD`` runs numpy uses one BLAS thread: products this small gain
-  nothing from more, and lose badly when another program keeps a core busy
-  (``tests/benchmark.py`` measures both).
-* A sigmoid that never overflows, and clear ``ValueError`` messages for
-  data or settings of the wrong shape or type (the checks end the file).
-* ``save`` and ``load``, in network2's JSON format (the cost is always
-  ``QuadraticCost``), so a chapter 1 network can be kept and used later,
-  by ``network2.load`` as well.
+* Speed, by chapter 2's problem: ``update_mini_batch`` hands ``backprop``
+  the mini-batch as the columns of two matrices, one matrix product per
+  layer instead of m; and SGD runs numpy on one BLAS thread (more gain
+  nothing at this size, and lose badly when another program keeps a core
+  busy: ``tests/benchmark.py``).
+* A sigmoid that never overflows, and ``ValueError`` messages that say
+  what is wrong with data of the wrong shape or type (the file's end).
+* ``save`` and ``load``, in network2's JSON format.
 """
 
 #### Libraries
@@ -48,15 +44,12 @@ class Network:
     """A feedforward network of sigmoid neurons, trained by mini-batch SGD."""
 
     def __init__(self, sizes, seed=None):
-        """Build a network whose layer l has ``sizes[l]`` neurons.
-
-        ``Network([784, 30, 10])`` has 784 inputs, 30 hidden neurons and 10
-        outputs; the input layer has no biases.  Biases (first) and weights
-        are standard normal draws, in the book's order, so a given
-        ``np.random.seed`` gives the book's network.  ``weights[i][j, k]`` is
-        the weight from neuron k of one layer to neuron j of the next.
-        ``seed`` (not in the book) gives the network generators of its own.
-        """
+        """A network whose layer l has ``sizes[l]`` neurons: ``[784, 30, 10]``
+        has 784 inputs, 30 hidden neurons and 10 outputs.  Biases (none for
+        the inputs), then weights, are standard normal draws, in the book's
+        order; ``weights[i][j, k]`` joins neuron k of a layer to neuron j of
+        the next.  ``seed`` (not in the book) gives the network generators
+        of its own instead of numpy's and ``random``'s global ones."""
         self.sizes = _check_sizes(sizes)
         self.num_layers = len(self.sizes)
         self._generators = (None if seed is None
@@ -67,10 +60,8 @@ class Network:
                         for x, y in zip(self.sizes[:-1], self.sizes[1:])]
 
     def feedforward(self, a):
-        """Return the output of the network for the input column ``a``.
-
-        A matrix of shape (sizes[0], m) gives the m outputs as columns.
-        """
+        """Return the output of the network for the input column ``a``
+        (for m inputs as the columns of a (sizes[0], m) matrix, m outputs)."""
         a = _check_column(a, self.sizes[0], "the input a", columns_ok=True)
         for b, w in zip(self.biases, self.weights):
             a = sigmoid(np.dot(w, a) + b)
@@ -79,18 +70,13 @@ class Network:
     def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None):
         """Train the network by mini-batch stochastic gradient descent.
 
-        ``training_data`` is a list (or any iterable) of pairs ``(x, y)``,
-        the input x of shape (sizes[0], 1) and the desired output y of
-        shape (sizes[-1], 1).  Each epoch shuffles the examples, cuts them
-        into mini-batches of ``mini_batch_size`` and calls
-        ``update_mini_batch`` on each, with learning rate ``eta``.  If
-        ``test_data`` (pairs of an input and an integer label) is given,
-        the network is scored on it after each epoch and ``Epoch j: correct
-        / total`` printed, else ``Epoch j complete``.
-
-        The shuffling (``random.shuffle``, as in the book) reorders a copy
-        of the caller's list.  The weights and biases are updated in place
-        after every mini-batch: Ctrl-C leaves the network what it learnt.
+        ``training_data`` is a list (or any iterable) of pairs ``(x, y)``, x
+        of shape (sizes[0], 1), y of shape (sizes[-1], 1).  Each epoch
+        shuffles a copy of it (``random.shuffle``, as in the book), cuts it
+        into mini-batches and calls ``update_mini_batch`` on each.  With
+        ``test_data`` (pairs of an input and an integer label) each epoch
+        prints ``Epoch j: correct / total``, else ``Epoch j complete``.  The
+        weights change in place: Ctrl-C leaves the network what it learnt.
         """
         epochs = _check_count("epochs", epochs, 0)
         mini_batch_size = _check_count("mini_batch_size", mini_batch_size, 1)
@@ -116,14 +102,11 @@ class Network:
                     print(f"Epoch {j} complete")
 
     def update_mini_batch(self, mini_batch, eta):
-        """Take one gradient-descent step on ``mini_batch``, a list of
-        ``(x, y)`` pairs, with learning rate ``eta``.
-
-        Every weight and bias moves by -eta/m times the gradient of the cost
-        summed over the m examples.  ``backprop`` computes that sum in one
-        call, from the inputs and desired outputs laid side by side as the
-        columns of two matrices (chapter 2's matrix-based approach).
-        """
+        """One gradient-descent step on ``mini_batch``, a list of ``(x, y)``
+        pairs: every weight and bias moves by -eta/m times the gradient
+        summed over the m examples, which ``backprop`` computes in one call
+        from the x and the y as the columns of two matrices (chapter 2's
+        matrix-based approach)."""
         x, y = _columns(mini_batch, self.sizes, one_hot=True, what="mini_batch")
         nabla_b, nabla_w = self.backprop(x, y)
         m = x.shape[1]
@@ -133,13 +116,10 @@ class Network:
             b -= (eta / m) * nb
 
     def backprop(self, x, y):
-        """Return ``(nabla_b, nabla_w)``, the gradient of the cost C_x.
-
-        ``x`` is an input column (sizes[0], 1) and ``y`` the desired output
-        (sizes[-1], 1), as in the book; or m of each as the columns of two
-        matrices, and then the gradients are summed over the m examples.
-        ``nabla_b`` and ``nabla_w`` are shaped like ``biases`` and ``weights``.
-        """
+        """Return ``(nabla_b, nabla_w)``, the gradient of the cost C_x, shaped
+        like ``biases`` and ``weights``.  ``x`` is an input column (sizes[0],
+        1) and ``y`` the desired output (sizes[-1], 1), as in the book; or m
+        of each as matrix columns, and the gradient is summed over them."""
         x = _check_column(x, self.sizes[0], "x (the input)", columns_ok=True)
         y = _check_column(y, self.sizes[-1], "y (the desired output)",
                           columns_ok=True, m=x.shape[1])
@@ -169,12 +149,9 @@ class Network:
         return nabla_b, nabla_w
 
     def evaluate(self, test_data):
-        """Return how many inputs of ``test_data`` the network classifies right.
-
-        ``test_data`` holds pairs of an input column and an integer label;
-        the network's answer is its most active output neuron.  The inputs
-        are fed forward a thousand at a time, as the columns of a matrix.
-        """
+        """Return how many of ``test_data``'s (input, integer label) pairs the
+        network gets right, its answer being its most active output neuron
+        (the inputs are fed forward a thousand at a time, as columns)."""
         test_data = _as_list(test_data, "test_data")
         correct = 0
         for k in range(0, len(test_data), 1000):
@@ -282,13 +259,10 @@ def _check_column(v, n, what, columns_ok=False, m=None):
     v = np.asarray(v)
     if v.dtype.kind not in "fiu":
         raise ValueError(f"{what} should hold numbers, got dtype {v.dtype}")
-    if m is not None:
-        fits, wanted = v.shape == (n, m), f"({n}, {m})"
-    elif columns_ok:
-        fits, wanted = v.ndim == 2 and v.shape[0] == n, f"({n}, 1) (or ({n}, m) for m examples)"
-    else:
-        fits, wanted = v.shape == (n, 1), f"({n}, 1)"
-    if fits:
+    wanted = (f"({n}, {m})" if m is not None else
+              f"({n}, 1) (or ({n}, m) for m examples)" if columns_ok else f"({n}, 1)")
+    if v.shape == (n, m) or (m is None and v.shape == (n, 1)) or (
+            m is None and columns_ok and v.ndim == 2 and v.shape[0] == n):
         return v
     message = f"{what} has shape {v.shape}, but the network expects {wanted}"
     if v.shape == (n,):
@@ -351,19 +325,12 @@ def _columns(pairs, sizes, one_hot, what, start=0):
     """The inputs of ``pairs`` as the columns of a float64 matrix, and their
     desired outputs as the columns of another (``one_hot``) or as an array of
     labels.  Pairs that do not fit get ``_check_pairs``' message."""
-    m, (n_in, n_out) = len(pairs), (sizes[0], sizes[-1])
-    try:
-        # Stacking the columns as rows and transposing the result is quicker
-        # than concatenating them, and gives the same matrix.
-        x = np.array([x for x, _ in pairs])
-        fits = x.shape == (m, n_in, 1) and x.dtype.kind in "fiu"
-        if one_hot:
-            y = np.array([y for _, y in pairs])
-            fits = fits and y.shape == (m, n_out, 1) and y.dtype.kind in "fiu"
-        else:
-            y = np.array([y for _, y in pairs])
-            fits = (fits and y.shape == (m,) and y.dtype.kind in "iu"
-                    and 0 <= y.min() and y.max() < n_out)
+    m, n_in, n_out = len(pairs), sizes[0], sizes[-1]
+    try:  # stacking the columns as rows, then transposing, is the quick way
+        x, y = np.array([x for x, _ in pairs]), np.array([y for _, y in pairs])
+        fits = x.shape == (m, n_in, 1) and x.dtype.kind in "fiu" and (
+            y.shape == (m, n_out, 1) and y.dtype.kind in "fiu" if one_hot else
+            y.shape == (m,) and y.dtype.kind in "iu" and 0 <= y.min() and y.max() < n_out)
     except (TypeError, ValueError):
         fits = False
     if not fits:

@@ -471,13 +471,10 @@ def _check_column(v, n, what, columns_ok=False, m=None):
     v = np.asarray(v)
     if v.dtype.kind not in "fiu":
         raise ValueError(f"{what} should hold numbers, got dtype {v.dtype}")
-    if m is not None:
-        fits, wanted = v.shape == (n, m), f"({n}, {m})"
-    elif columns_ok:
-        fits, wanted = v.ndim == 2 and v.shape[0] == n, f"({n}, 1) (or ({n}, m) for m examples)"
-    else:
-        fits, wanted = v.shape == (n, 1), f"({n}, 1)"
-    if fits:
+    wanted = (f"({n}, {m})" if m is not None else
+              f"({n}, 1) (or ({n}, m) for m examples)" if columns_ok else f"({n}, 1)")
+    if v.shape == (n, m) or (m is None and v.shape == (n, 1)) or (
+            m is None and columns_ok and v.ndim == 2 and v.shape[0] == n):
         return v
     message = f"{what} has shape {v.shape}, but the network expects {wanted}"
     if v.shape == (n,):
@@ -540,19 +537,12 @@ def _columns(pairs, sizes, one_hot, what, start=0):
     """The inputs of ``pairs`` as the columns of a float64 matrix, and their
     desired outputs as the columns of another (``one_hot``) or as an array of
     labels.  Pairs that do not fit get ``_check_pairs``' message."""
-    m, (n_in, n_out) = len(pairs), (sizes[0], sizes[-1])
-    try:
-        # Stacking the columns as rows and transposing the result is quicker
-        # than concatenating them, and gives the same matrix.
-        x = np.array([x for x, _ in pairs])
-        fits = x.shape == (m, n_in, 1) and x.dtype.kind in "fiu"
-        if one_hot:
-            y = np.array([y for _, y in pairs])
-            fits = fits and y.shape == (m, n_out, 1) and y.dtype.kind in "fiu"
-        else:
-            y = np.array([y for _, y in pairs])
-            fits = (fits and y.shape == (m,) and y.dtype.kind in "iu"
-                    and 0 <= y.min() and y.max() < n_out)
+    m, n_in, n_out = len(pairs), sizes[0], sizes[-1]
+    try:  # stacking the columns as rows, then transposing, is the quick way
+        x, y = np.array([x for x, _ in pairs]), np.array([y for _, y in pairs])
+        fits = x.shape == (m, n_in, 1) and x.dtype.kind in "fiu" and (
+            y.shape == (m, n_out, 1) and y.dtype.kind in "fiu" if one_hot else
+            y.shape == (m,) and y.dtype.kind in "iu" and 0 <= y.min() and y.max() < n_out)
     except (TypeError, ValueError):
         fits = False
     if not fits:
