@@ -138,20 +138,26 @@ def book_file(filename: str | os.PathLike | None = None) -> Path:
 
     With no ``filename`` this is the data folder's ``mnist.pkl.gz``, built
     from the IDX files first if it does not exist yet.  A named file must
-    exist already: nothing here knows how to make it.
+    exist already: nothing here knows how to make it.  A relative name is
+    looked up from the current folder and then from ``src/``, where the
+    book's sessions run, so ``"../data/mnist_expanded.pkl.gz"`` works from
+    anywhere.
     """
     if filename is None:
         path = data_dir() / PICKLE_NAME
         if not path.exists():
             build_pickle(path)
         return path
-    path = Path(filename)
-    if not path.exists():
-        raise DataFileError(
-            f"{path}: no such data file (the default MNIST file is built "
-            f"by calling load_data() with no argument; "
-            f"mnist_expanded.pkl.gz is made by expand_mnist.py)")
-    return path
+    path = Path(filename).expanduser()
+    candidates = [path] if path.is_absolute() else [path, Path(__file__).resolve().parent / path]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    raise DataFileError(
+        f"{filename}: no such data file; looked for "
+        f"{' and '.join(str(c.absolute()) for c in candidates)} (the default MNIST "
+        f"file is built by calling load_data() with no argument; "
+        f"mnist_expanded.pkl.gz is made by expand_mnist.py)")
 
 
 def check_book_format(data: Any, path: Path):

@@ -31,7 +31,8 @@ def load_data(filename: str | os.PathLike | None = None):
 
     Each is a pair ``(x, y)``: x float32 of shape (n, 784), y int64 of
     shape (n,), with n = 50,000, 10,000 and 10,000.  ``filename`` names a
-    file in the book's format (``mnist_expanded.pkl.gz``, say); by
+    file in the book's format (``"../data/mnist_expanded.pkl.gz"``, say;
+    a relative name is looked for in the current folder, then in src/); by
     default the data folder's ``mnist.pkl.gz`` is used, and built from the
     IDX files (downloading them if need be) when it does not exist yet.
     A missing, corrupt or malformed file raises ``data_files.DataFileError``.

@@ -162,33 +162,13 @@ def load_data_shared(filename: str | os.PathLike | None = None):
     as tensors placed on the device once.
 
     x is float32 of shape (n, 784), y int64 of shape (n,).  By default the
-    project's ``data/mnist.pkl.gz`` is used (and built from the MNIST files
-    when missing).  A relative ``filename`` is looked up from the current
-    folder and, failing that, from the folder holding this module, so the
-    book's ``load_data_shared("../data/mnist_expanded.pkl.gz")`` works from
-    anywhere.
+    project's ``data/mnist.pkl.gz`` (built from the MNIST files when
+    missing); the book's ``load_data_shared("../data/mnist_expanded.pkl.gz")``
+    works from any folder (see ``mnist_loader.load_data``).
     """
-    path = None if filename is None else _find_data_file(filename)
     return [(torch.as_tensor(x, dtype=torch.float32).to(device),
              torch.as_tensor(y, dtype=torch.int64).to(device))
-            for x, y in mnist_loader.load_data(path)]
-
-
-def _find_data_file(filename: str | os.PathLike) -> Path:
-    path = Path(filename).expanduser()
-    if path.exists():
-        return path
-    candidates = [Path.cwd() / path]
-    if not path.is_absolute():
-        beside = Path(__file__).resolve().parent / path
-        if beside.exists():
-            return beside
-        candidates.append(beside)
-    hint = (" (it is made by running expand_mnist.py)"
-            if "expanded" in path.name else "")
-    raise data_files.DataFileError(
-        f"{filename}: no such data file{hint}; looked for "
-        + " and ".join(str(c) for c in candidates))
+            for x, y in mnist_loader.load_data(filename)]
 
 
 def size(data) -> int:
