@@ -18,24 +18,22 @@ interface and mathematics, and is used the same way from ``src/``::
     >>> net.SGD(training_data, 60, mini_batch_size, 0.1,
     ...         validation_data, test_data)
 
-Each layer computes, as in the book, an *inference path* (``output``),
-used to measure accuracy, and a *dropout path* (``output_dropout``), used
-for training: with dropout probability p the dropout path zeroes each
-input with probability p, and the inference path scales the weighted input
-by 1 - p instead, so both see the same expected weighted input.
+Each layer has the book's two paths: the *dropout path*
+(``output_dropout``), used for training, zeroes each input with
+probability p_dropout; the *inference path* (``output``), used for
+accuracy, scales the weighted input by 1 - p_dropout instead, so that both
+see the same expected input.  A ``ConvPoolLayer`` computes what the book's
+does, gradient included: true convolution with the filters ``w`` held as
+the book holds them, and Theano's max-pooling gradient (``max_pool_2d``).
+After the same ``np.random.seed`` a network here is the book's network.
 
-It runs on a CUDA GPU when there is one, else on the CPU (``GPU = False``
-below, or ``NNDL_FORCE_CPU=1``, keeps it there), in float32, the data on
-the device for the whole run (the book's "shared variables").  For speed,
-SGD trains on one CPU thread (``CPU_TRAINING_THREADS``; the caller's
-setting is restored), and on a GPU replays the training step as a CUDA
-graph (the last section).  Beyond the book: ``Network.save`` and ``load``
-(JSON and plain tensors, so loading runs no code), and ``Network.predict``.
-A ``ConvPoolLayer`` computes what the book's does, gradient included: its
-filters ``w`` are held as the book holds them and used for true
-convolution (flipped, as Theano's ``conv2d`` does and PyTorch's does not),
-and its max-pooling has Theano's gradient (``max_pool_2d``), so after the
-same ``np.random.seed`` a network here is the book's network.
+It runs on a CUDA GPU when there is one (``GPU = False`` below, or
+``NNDL_FORCE_CPU=1``, keeps it on the CPU), in float32, the data on the
+device for the whole run (the book's shared variables).  For speed, SGD
+trains on one CPU thread (``CPU_TRAINING_THREADS``) and on a GPU replays
+its step as a CUDA graph (the last section).  Beyond the book:
+``Network.save`` and ``load`` (JSON and plain tensors: loading runs no
+code), and ``Network.predict``.
 """
 
 #### Libraries
@@ -243,19 +241,17 @@ class Network:
         validation_x, validation_y = _on_device(self, validation_data, "validation_data")
         if test_data is not None:
             test_x, test_y = _on_device(self, test_data, "test_data")
+            self.test_mb_predictions = lambda i: self.predict(
+                test_x[i * mini_batch_size:(i + 1) * mini_batch_size])
 
         # how many full mini-batches each data set holds
         num_training_batches = size(training_data) // mini_batch_size
         num_validation_batches = size(validation_data) // mini_batch_size
-        if test_data is not None:
-            num_test_batches = size(test_data) // mini_batch_size
-            self.test_mb_predictions = lambda i: self.predict(
-                test_x[i * mini_batch_size:(i + 1) * mini_batch_size])
+        num_test_batches = 0 if test_data is None else size(test_data) // mini_batch_size
 
-        # Each step is gradient descent on the book's regularized cost,
-        # log-likelihood + 0.5*lmbda*sum(w**2)/num_training_batches: every
-        # parameter moves to param - eta*grad (see update_mini_batch).  On a
-        # GPU the steps are replayed as a CUDA graph (the last section).
+        # Each step moves every parameter to param - eta*grad of the book's
+        # regularized cost (update_mini_batch); on a GPU the steps are
+        # replayed as a CUDA graph (the last section).
         captured_steps = (CUDAGraphSteps(self, training_x, training_y, eta, lmbda,
                                          num_training_batches)
                           if self.capture and device.type == "cuda" else None)
@@ -263,40 +259,34 @@ class Network:
         # train, measuring accuracy after each epoch
         self.validation_accuracies, self.test_accuracies = [], []
         self.best_validation_accuracy = self.best_iteration = self.test_accuracy = None
-        best_validation_accuracy = 0.0
         with _ieee_float32(), _training_threads():
             for epoch in range(epochs):
                 for minibatch_index in range(num_training_batches):
                     iteration = num_training_batches * epoch + minibatch_index
                     if iteration % 1000 == 0:
                         print("Training mini-batch number {0}".format(iteration))
-                    if captured_steps is None:
+                    if captured_steps is not None:
+                        captured_steps(minibatch_index)
+                    else:
                         batch = slice(minibatch_index * mini_batch_size,
                                       (minibatch_index + 1) * mini_batch_size)
                         self.update_mini_batch(training_x[batch], training_y[batch],
                                                eta, lmbda, num_training_batches)
-                    else:
-                        captured_steps(minibatch_index)
-                    if (iteration + 1) % num_training_batches == 0:
-                        validation_accuracy = self._accuracy(
-                            validation_x, validation_y,
-                            num_validation_batches * mini_batch_size)
-                        print("Epoch {0}: validation accuracy {1:.2%}".format(
-                            epoch, validation_accuracy))
-                        self.validation_accuracies.append(validation_accuracy)
-                        self.test_accuracies.append(None)
-                        if validation_accuracy >= best_validation_accuracy:
-                            print("This is the best validation accuracy to date.")
-                            best_validation_accuracy = validation_accuracy
-                            self.best_validation_accuracy = validation_accuracy
-                            self.best_iteration = iteration
-                            if test_data is not None:
-                                test_accuracy = self._accuracy(
-                                    test_x, test_y, num_test_batches * mini_batch_size)
-                                print("The corresponding test accuracy is {0:.2%}".format(
-                                    test_accuracy))
-                                self.test_accuracy = test_accuracy
-                                self.test_accuracies[-1] = test_accuracy
+                validation_accuracy = self._accuracy(
+                    validation_x, validation_y, num_validation_batches * mini_batch_size)
+                print("Epoch {0}: validation accuracy {1:.2%}".format(
+                    epoch, validation_accuracy))
+                self.validation_accuracies.append(validation_accuracy)
+                self.test_accuracies.append(None)
+                if validation_accuracy >= (self.best_validation_accuracy or 0.0):
+                    print("This is the best validation accuracy to date.")
+                    self.best_validation_accuracy = validation_accuracy
+                    self.best_iteration = iteration
+                    if test_data is not None:
+                        self.test_accuracy = self.test_accuracies[-1] = self._accuracy(
+                            test_x, test_y, num_test_batches * mini_batch_size)
+                        print("The corresponding test accuracy is {0:.2%}".format(
+                            self.test_accuracy))
         self.capture_used = captured_steps is not None and captured_steps.graph is not None
         print("Finished training network.")
         if self.best_iteration is not None:
@@ -365,8 +355,7 @@ class Network:
         blob = {"format": _FORMAT, "version": _VERSION,
                 "mini_batch_size": self.mini_batch_size,
                 "seed": self.seed,
-                "architecture": json.dumps([_layer_config(layer)
-                                            for layer in self.layers]),
+                "architecture": json.dumps([_layer_config(l) for l in self.layers]),
                 "params": [p.detach().to("cpu", copy=True) for p in self.params]}
         with data_files.atomic_path(filename) as tmp:
             try:
@@ -593,44 +582,34 @@ def _param(values: np.ndarray, memory_format=torch.contiguous_format) -> torch.T
 
 
 #### Saving and loading networks
-_FORMAT = "network3"
-# The version says how a file holds ConvPoolLayer filters: version 2 as
-# the book does (for true convolution, as ConvPoolLayer.w); version 1, as
-# written before, turned through 180 degrees (what PyTorch's conv2d slides
-# unflipped).  load() reads both and turns version 1 filters round.
-_VERSION = 2
-_VERSIONS_READ = (1, 2)
-_LAYER_TYPES = {"ConvPoolLayer": ConvPoolLayer,
-                "FullyConnectedLayer": FullyConnectedLayer,
-                "SoftmaxLayer": SoftmaxLayer}
+# A file holds, through torch.save, only JSON text, numbers and float32
+# tensors.  Its version says how ConvPoolLayer filters are held: version 2
+# as the book does (ConvPoolLayer.w); version 1, written before, turned
+# through 180 degrees.  load() reads both and turns version 1 filters round.
+_FORMAT, _VERSION, _VERSIONS_READ = "network3", 2, (1, 2)
+_LAYER_TYPES = {cls.__name__: cls for cls in (ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer)}
 
 
 class NetworkFileError(ValueError):
     """A file is not a network saved by ``Network.save``, or is damaged."""
 
 
-def _activation_name(fn) -> str:
-    with contextlib.suppress(KeyError, TypeError):
-        return _ACTIVATION_NAMES[fn]
-    raise ValueError(
-        f"cannot save the activation function {fn!r}; save() knows only "
-        f"{', '.join(ACTIVATIONS)}")
-
-
 def _layer_config(layer) -> dict:
     """The constructor arguments that rebuild ``layer``, as JSON-able data."""
     kind = type(layer).__name__
-    if kind not in _LAYER_TYPES or type(layer) is not _LAYER_TYPES[kind]:
+    if _LAYER_TYPES.get(kind) is not type(layer):
         raise ValueError(f"cannot save a layer of type {kind}")
-    if isinstance(layer, ConvPoolLayer):
-        return {"type": kind, "filter_shape": list(layer.filter_shape),
-                "image_shape": list(layer.image_shape),
-                "poolsize": list(layer.poolsize),
-                "activation_fn": _activation_name(layer.activation_fn)}
-    config = {"type": kind, "n_in": layer.n_in, "n_out": layer.n_out,
-              "p_dropout": layer.p_dropout}
-    if isinstance(layer, FullyConnectedLayer):
-        config["activation_fn"] = _activation_name(layer.activation_fn)
+    config = ({"type": kind, "filter_shape": list(layer.filter_shape),
+               "image_shape": list(layer.image_shape), "poolsize": list(layer.poolsize)}
+              if kind == "ConvPoolLayer" else
+              {"type": kind, "n_in": layer.n_in, "n_out": layer.n_out,
+               "p_dropout": layer.p_dropout})
+    if kind != "SoftmaxLayer":
+        with contextlib.suppress(KeyError, TypeError):
+            config["activation_fn"] = _ACTIVATION_NAMES[layer.activation_fn]
+        if "activation_fn" not in config:
+            raise ValueError(f"cannot save the activation function {layer.activation_fn!r}; "
+                             f"save() knows only {', '.join(ACTIVATIONS)}")
     return config
 
 
@@ -654,18 +633,17 @@ def load(filename: str | os.PathLike) -> Network:
     try:
         if not isinstance(blob, dict) or blob.get("format") != _FORMAT:
             raise ValueError("it does not say it holds a network3 network")
-        version = blob.get("version")
+        version, seed = blob.get("version"), blob.get("seed")  # no seed in old files
         if isinstance(version, bool) or version not in _VERSIONS_READ:
             raise ValueError(f"version {version!r}, this module reads "
                              f"{' and '.join(map(str, _VERSIONS_READ))}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"the seed is {seed!r}, not an integer")
         try:
             configs = json.loads(blob["architecture"])
             mini_batch_size, saved_params = blob["mini_batch_size"], blob["params"]
         except (KeyError, TypeError, ValueError, RecursionError) as e:
             raise ValueError(f"unreadable architecture or missing entry ({e})") from None
-        seed = blob.get("seed")  # absent from files saved before it was kept
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"the seed is {seed!r}, not an integer")
         if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
             raise ValueError("the architecture is not a list of layers")
         shapes = [shape for config in configs for shape in _param_shapes(config)]
@@ -673,8 +651,8 @@ def load(filename: str | os.PathLike) -> Network:
             raise ValueError(f"expected {len(shapes)} weight tensors for this architecture")
         for j, (saved, shape) in enumerate(zip(saved_params, shapes)):
             _check_saved_tensor(j, saved, shape)
-        # A generator of its own for the throw-away initial weights, so that
-        # loading leaves numpy's global random state alone.
+        # The layers' throw-away initial weights come from a generator of
+        # their own, so that loading leaves numpy's global random state alone.
         rng = np.random.RandomState(0)
         net = Network([_layer_from_config(dict(config), rng) for config in configs],
                       mini_batch_size, seed=seed)
@@ -684,10 +662,9 @@ def load(filename: str | os.PathLike) -> Network:
     with torch.no_grad():
         for param, saved in zip(net.params, saved_params):
             param.copy_(saved)
-        if version == 1:  # filters stored turned round: turn them to the book's
-            for layer in net.layers:
-                if isinstance(layer, ConvPoolLayer):
-                    layer.w.copy_(torch.flip(layer.w, (2, 3)))
+        for layer in net.layers:
+            if version == 1 and isinstance(layer, ConvPoolLayer):
+                layer.w.copy_(torch.flip(layer.w, (2, 3)))  # to the book's orientation
     return net
 
 
@@ -705,10 +682,9 @@ def _param_shapes(config: dict) -> list[tuple[int, ...]]:
 
 
 def _layer_from_config(config: dict, rng):
-    """The layer that ``_layer_config`` describes, with throw-away weights."""
-    kind = config.pop("type", None)
-    if kind not in _LAYER_TYPES:
-        raise ValueError(f"unknown layer type {kind!r}")
+    """The layer that ``_layer_config`` describes (its type already checked
+    by ``_param_shapes``), with throw-away weights."""
+    kind = config.pop("type")
     if "activation_fn" in config:
         if config["activation_fn"] not in ACTIVATIONS:
             raise ValueError(f"unknown activation function {config['activation_fn']!r}")
