@@ -190,7 +190,7 @@ class Network:
     def __init__(self, layers: Sequence, mini_batch_size: int, *,
                  seed: int | None = None, capture: bool = True) -> None:
         self.layers = list(layers)
-        self.mini_batch_size = _positive_int(mini_batch_size, "mini_batch_size")
+        self.mini_batch_size = _check_count("mini_batch_size", mini_batch_size, 1)
         _check_layers(self.layers, self.mini_batch_size)
         self.params = [param for layer in self.layers for param in layer.params]
         self.seed, self.capture, self.generator = seed, capture, None
@@ -409,18 +409,14 @@ class ConvPoolLayer:
     """A convolutional layer followed by max-pooling.
 
     ``filter_shape`` is (number of filters, input feature maps, filter
-    height, filter width); ``image_shape`` is (mini-batch size, input
-    feature maps, image height, image width); ``poolsize`` the (height,
-    width) of the pooling blocks.  The layer computes the valid
-    convolution, takes the maximum over each non-overlapping pooling block
-    (a partial block at the edge is dropped; ``max_pool_2d``, with the
-    book's gradient), then adds the bias and applies the activation
-    function, in that order.  It uses no dropout.
-
-    As in the book, the convolution is a true one: ``w[f, m]`` is turned
-    through 180 degrees before it slides over feature map m (PyTorch's
-    ``conv2d`` alone would slide it unturned), so ``w`` holds the book's
-    filters, drawn the same from the same ``np.random.seed``.
+    height, filter width); ``image_shape`` (mini-batch size, input feature
+    maps, image height, image width); ``poolsize`` the (height, width) of
+    the pooling blocks.  As in the book: valid convolution, the maximum of
+    each non-overlapping pooling block (``max_pool_2d``; a partial block
+    at the edge is dropped), then bias and activation; no dropout.  The
+    convolution is a true one, as Theano's: ``w[f, m]`` is turned through
+    180 degrees before sliding over feature map m (PyTorch's ``conv2d``
+    alone would not turn it), so ``w`` holds the book's filters.
     """
 
     def __init__(self, filter_shape, image_shape, poolsize=(2, 2),
@@ -482,8 +478,8 @@ class FullyConnectedLayer:
 
     def __init__(self, n_in: int, n_out: int, activation_fn=sigmoid,
                  p_dropout: float = 0.0, rng=None) -> None:
-        self.n_in = _positive_int(n_in, "n_in")
-        self.n_out = _positive_int(n_out, "n_out")
+        self.n_in = _check_count("n_in", n_in, 1)
+        self.n_out = _check_count("n_out", n_out, 1)
         self.activation_fn = activation_fn
         self.p_dropout = _probability(p_dropout)
         self.output_shape = (self.n_out,)
@@ -523,8 +519,8 @@ class SoftmaxLayer:
     """
 
     def __init__(self, n_in: int, n_out: int, p_dropout: float = 0.0) -> None:
-        self.n_in = _positive_int(n_in, "n_in")
-        self.n_out = _positive_int(n_out, "n_out")
+        self.n_in = _check_count("n_in", n_in, 1)
+        self.n_out = _check_count("n_out", n_out, 1)
         self.p_dropout = _probability(p_dropout)
         self.output_shape = (self.n_out,)
         # the initial weights and biases
@@ -677,8 +673,25 @@ def _param_shapes(config: dict) -> list[tuple[int, ...]]:
     if kind == "ConvPoolLayer":
         filter_shape = _int_tuple(config.get("filter_shape"), 4, "filter_shape")
         return [filter_shape, filter_shape[:1]]
-    n_in, n_out = (_positive_int(config.get(key), key) for key in ("n_in", "n_out"))
+    n_in, n_out = (_check_count(key, config.get(key), 1) for key in ("n_in", "n_out"))
     return [(n_in, n_out), (n_out,)]
+
+
+def _check_saved_tensor(j: int, saved, shape: tuple[int, ...]) -> None:
+    """Weight tensor ``j`` of a file must be a finite float32 tensor of
+    ``shape`` whose storage holds just its values."""
+    if not isinstance(saved, torch.Tensor) or tuple(saved.shape) != shape:
+        got = tuple(saved.shape) if isinstance(saved, torch.Tensor) else type(saved).__name__
+        raise ValueError(f"weight tensor {j} is {got}, expected {shape}")
+    if saved.dtype != torch.float32:
+        raise ValueError(f"weight tensor {j} is {saved.dtype}, expected float32")
+    stored, needed = saved.untyped_storage().nbytes(), saved.numel() * saved.element_size()
+    if saved.storage_offset() != 0 or stored != needed:
+        raise ValueError(f"weight tensor {j} is stored in {stored:,} bytes; "
+                         f"its {saved.numel():,} values need {needed:,}")
+    if not torch.isfinite(saved).all():
+        raise ValueError(f"weight tensor {j} holds values that are not finite "
+                         f"(NaN or infinity)")
 
 
 def _layer_from_config(config: dict, rng):
@@ -695,12 +708,6 @@ def _layer_from_config(config: dict, rng):
 
 
 #### Input checks: each raises ValueError with a message saying what is wrong
-def _positive_int(value, name: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _probability(p) -> float:
     p = float(p)
     if not 0.0 <= p < 1.0:
@@ -711,11 +718,10 @@ def _probability(p) -> float:
 def _int_tuple(value, length: int, name: str) -> tuple[int, ...]:
     try:
         result = tuple(int(v) for v in value)
+        fits = len(result) == length and all(r >= 1 and r == v for r, v in zip(result, value))
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a tuple of {length} integers, "
-                         f"got {value!r}") from None
-    if len(result) != length or any(v < 1 for v in result) or any(
-            int(v) != v for v in value):
+        fits = False
+    if not fits:
         raise ValueError(f"{name} must be a tuple of {length} positive integers, "
                          f"got {value!r}")
     return result
@@ -811,23 +817,6 @@ def _check_number(name, value):
 def _is_int(value):
     """True for Python and numpy integers, not for bools."""
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def _check_saved_tensor(j: int, saved, shape: tuple[int, ...]) -> None:
-    """Weight tensor ``j`` of a file must be a finite float32 tensor of
-    ``shape`` whose storage holds just its values."""
-    if not isinstance(saved, torch.Tensor) or tuple(saved.shape) != shape:
-        got = tuple(saved.shape) if isinstance(saved, torch.Tensor) else type(saved).__name__
-        raise ValueError(f"weight tensor {j} is {got}, expected {shape}")
-    if saved.dtype != torch.float32:
-        raise ValueError(f"weight tensor {j} is {saved.dtype}, expected float32")
-    stored, needed = saved.untyped_storage().nbytes(), saved.numel() * saved.element_size()
-    if saved.storage_offset() != 0 or stored != needed:
-        raise ValueError(f"weight tensor {j} is stored in {stored:,} bytes; "
-                         f"its {saved.numel():,} values need {needed:,}")
-    if not torch.isfinite(saved).all():
-        raise ValueError(f"weight tensor {j} holds values that are not finite "
-                         f"(NaN or infinity)")
 
 
 def _on_device(net: Network, data, name: str):
