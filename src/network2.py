@@ -402,7 +402,7 @@ def load(filename):
     if not isinstance(cost, str) or cost not in COSTS:
         problem = (f"unknown cost {cost[:100]!r}; known costs are "
                    f"{', '.join(sorted(COSTS))}" if isinstance(cost, str) else
-                   f"'cost' must be a cost class name, found {cost!r}")
+                   f"'cost' must be a cost class name, found {repr(cost)[:100]}")
         raise ValueError(f"{os.fspath(filename)!r} is not {what}: {problem}")
     # A seeded start leaves the global generators as they were; the network
     # then shuffles with the global ``random``, like one built without a seed.
