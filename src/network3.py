@@ -384,7 +384,12 @@ class _BooksMaxPool(torch.autograd.Function):
         # each block's maximum and gradient, spread back over the block
         spread = (h * ph, w * pw)
         maxima = F.interpolate(pooled, size=spread, mode="nearest")
-        grad = F.interpolate(grad_pooled, size=spread, mode="nearest")
+        # (in pooled's memory layout: spreading a tensor of another layout,
+        # as the gradient from a fully connected layer is, took 5x longer)
+        layout = (torch.channels_last if pooled.is_contiguous(memory_format=torch.channels_last)
+                  else torch.contiguous_format)
+        grad = F.interpolate(grad_pooled.contiguous(memory_format=layout), size=spread,
+                             mode="nearest")
         # grad where z equals its block's maximum, else 0 (in place, with a
         # float mask: on the CPU much faster than multiplying by a bool one)
         grad_z = grad.mul_(maxima.eq_(z[:, :, :h * ph, :w * pw]))
