@@ -199,9 +199,9 @@ def load(filename):
     sizes, weights, biases, cost = data_files.read_network_json(
         filename, what, MAX_NETWORK_FILE_BYTES, _check_sizes)
     if cost != "QuadraticCost":
-        raise ValueError(f"{os.fspath(filename)!r} is not {what}: its cost is "
-                         f"{str(cost)[:100]!r}, but network.py trains only the "
-                         f"quadratic cost (network2.load reads it)")
+        raise data_files.DataFileError(
+            f"{os.fspath(filename)!r} is not {what}: its cost is {str(cost)[:100]!r}, "
+            f"but network.py trains only the quadratic cost (network2.load reads it)")
     # A seeded start leaves the global generators as they were; the network
     # then shuffles with the global ``random``, like one built without a seed.
     net = Network(sizes, seed=0)

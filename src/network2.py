@@ -403,7 +403,7 @@ def load(filename):
         problem = (f"unknown cost {cost[:100]!r}; known costs are "
                    f"{', '.join(sorted(COSTS))}" if isinstance(cost, str) else
                    f"'cost' must be a cost class name, found {repr(cost)[:100]}")
-        raise ValueError(f"{os.fspath(filename)!r} is not {what}: {problem}")
+        raise data_files.DataFileError(f"{os.fspath(filename)!r} is not {what}: {problem}")
     # A seeded start leaves the global generators as they were; the network
     # then shuffles with the global ``random``, like one built without a seed.
     net = Network(sizes, cost=COSTS[cost], seed=0)

@@ -594,12 +594,15 @@ def _layer_config(layer) -> dict:
               {"type": kind, "n_in": layer.n_in, "n_out": layer.n_out,
                "p_dropout": layer.p_dropout})
     if kind != "SoftmaxLayer":
-        with contextlib.suppress(KeyError, TypeError):
-            config["activation_fn"] = _ACTIVATION_NAMES[layer.activation_fn]
-        if "activation_fn" not in config:
-            raise ValueError(f"cannot save the activation function {layer.activation_fn!r}; "
-                             f"save() knows only {', '.join(ACTIVATIONS)}")
+        config["activation_fn"] = _activation_name(layer.activation_fn)
     return config
+
+
+def _activation_name(fn) -> str:
+    with contextlib.suppress(KeyError, TypeError):  # TypeError: fn unhashable
+        return _ACTIVATION_NAMES[fn]
+    raise ValueError(f"cannot save the activation function {fn!r}; save() knows only "
+                     f"{', '.join(ACTIVATIONS)}")
 
 
 def load(filename: str | os.PathLike) -> Network:
