@@ -108,12 +108,7 @@ def expanded_training_data():
     """The 250,000 expanded training images on the device, loaded once.
 
     They are made by ``expand_mnist.py`` (run it first)."""
-    path = data_files.data_dir() / EXPANDED_FILE
-    if not path.exists():
-        raise data_files.DataFileError(
-            f"{path}: no such data file; the expanded training data is made by "
-            f"running expand_mnist.py (python expand_mnist.py from src/)")
-    return network3.load_data_shared(path)[0]
+    return network3.load_data_shared(data_files.data_dir() / EXPANDED_FILE)[0]
 
 
 _DATA_NAMES = ("training_data", "validation_data", "test_data")

@@ -157,7 +157,7 @@ def book_file(filename: str | os.PathLike | None = None) -> Path:
         f"{filename}: no such data file; looked for "
         f"{' and '.join(str(c.absolute()) for c in candidates)} (the default MNIST "
         f"file is built by calling load_data() with no argument; "
-        f"mnist_expanded.pkl.gz is made by expand_mnist.py)")
+        f"mnist_expanded.pkl.gz is made by running python expand_mnist.py)")
 
 
 def check_book_format(data: Any, path: Path):
