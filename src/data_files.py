@@ -793,18 +793,16 @@ def fetch(name: str, folder: str | os.PathLike, mirrors: list[str] | None = None
         except Exception as e:  # every failure of one mirror sends us to the next
             problem = f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e)
             problem = " ".join(problem.split())  # some errors quote what they got, newlines too
-            problems.append(f"{url}: {problem}"[:500])
+            problems.append(f"{url}: {problem[:200]}")
             _progress(f"Could not download {name} from {mirror} ({problem[:200]})")
             continue
         _progress(f"Downloaded {name} ({size:,} bytes) from {mirror}")
         return target
-    needed = "\n  ".join(IDX_FILES)
     raise DataFileError(
-        f"MNIST file {name} is not in {Path(folder)} and could not be downloaded.\n"
-        f"Put these four files (as distributed, gzipped) in {Path(folder)}, or set "
-        f"{DATA_DIR_ENV} to a folder holding them:\n  {needed}\n"
-        f"They are available from:\n  " + "\n  ".join(map(str, mirrors)) +
-        "\nWhat went wrong:\n  " + "\n  ".join(problems))
+        f"MNIST file {name} is not in {Path(folder)} and could not be downloaded; "
+        f"copy the four files {', '.join(IDX_FILES)} (gzipped, as distributed) "
+        f"there, or set {DATA_DIR_ENV} to a folder that holds them (what went "
+        f"wrong: " + "; ".join(problems) + ")")
 
 
 def _download(url: str, tmp: Path, name: str, timeout: float, deadline: float) -> int:

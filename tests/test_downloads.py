@@ -22,16 +22,18 @@ import data_files
 from data_files import DataFileError
 
 NAME = "t10k-labels-idx1-ubyte.gz"
-GOOD = (data_files.data_dir() / NAME).read_bytes()
 BOMB = gzip.compress(bytes(8 << 20), compresslevel=9)  # 8 MiB of zeros in 8 kB
-BAD_CRC = GOOD[:-8] + bytes([GOOD[-8] ^ 0xFF]) + GOOD[-7:]
-OTHER_FILE = (data_files.data_dir() / "train-labels-idx1-ubyte.gz").read_bytes()
 HANDLER_SECONDS = 5  # the longest any misbehaving handler keeps going
 TIMEOUT, DEADLINE = 1.0, 2.0  # what the tests give fetch
 
 
 class Mirrors(http.server.BaseHTTPRequestHandler):
-    """GET /<behaviour>/<file name> misbehaves as the method serve_<behaviour> does."""
+    """GET /<behaviour>/<file name> misbehaves as the method serve_<behaviour> does.
+
+    ``good`` (the real file), ``bad_crc`` and ``other_file`` are set by the
+    ``server`` fixture, from the data the suite fetched at its start."""
+
+    good = bad_crc = other_file = b""
 
     def log_message(self, *args):
         pass
@@ -50,16 +52,16 @@ class Mirrors(http.server.BaseHTTPRequestHandler):
         self.end_headers()
 
     def serve_good(self):
-        self.headers_for(len(GOOD))
-        self.wfile.write(GOOD)
+        self.headers_for(len(self.good))
+        self.wfile.write(self.good)
 
     def serve_drop(self):  # the connection drops halfway (IncompleteRead)
-        self.headers_for(len(GOOD))
-        self.wfile.write(GOOD[: len(GOOD) // 2])
+        self.headers_for(len(self.good))
+        self.wfile.write(self.good[: len(self.good) // 2])
 
     def serve_stall(self):  # a byte every 0.1 s: no single read ever times out
-        self.headers_for(len(GOOD))
-        for byte, _ in zip(GOOD, range(HANDLER_SECONDS * 10)):
+        self.headers_for(len(self.good))
+        for byte, _ in zip(self.good, range(HANDLER_SECONDS * 10)):
             self.wfile.write(bytes([byte]))
             self.wfile.flush()
             time.sleep(0.1)
@@ -72,13 +74,13 @@ class Mirrors(http.server.BaseHTTPRequestHandler):
             time.sleep(0.1)
 
     def serve_silent(self):  # headers, then nothing
-        self.headers_for(len(GOOD))
+        self.headers_for(len(self.good))
         self.wfile.flush()
         time.sleep(HANDLER_SECONDS)
 
     def serve_announces_too_much(self):
         self.headers_for(10 ** 12)
-        self.wfile.write(GOOD)
+        self.wfile.write(self.good)
 
     def serve_endless(self):  # no length, and more bytes than the file can need:
         self.headers_for(None)  # a gzip header, then empty deflate blocks forever
@@ -92,12 +94,12 @@ class Mirrors(http.server.BaseHTTPRequestHandler):
         self.wfile.write(BOMB)
 
     def serve_bad_crc(self):
-        self.headers_for(len(BAD_CRC))
-        self.wfile.write(BAD_CRC)
+        self.headers_for(len(self.bad_crc))
+        self.wfile.write(self.bad_crc)
 
     def serve_other_file(self):
-        self.headers_for(len(OTHER_FILE))
-        self.wfile.write(OTHER_FILE)
+        self.headers_for(len(self.other_file))
+        self.wfile.write(self.other_file)
 
     def serve_not_found(self):
         self.send_error(404)
@@ -113,7 +115,16 @@ class Mirrors(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def server():
+def good() -> bytes:
+    """The real file, as the mirrors should serve it."""
+    return (data_files.data_dir() / NAME).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def server(good):
+    Mirrors.good = good
+    Mirrors.bad_crc = good[:-8] + bytes([good[-8] ^ 0xFF]) + good[-7:]
+    Mirrors.other_file = (data_files.data_dir() / "train-labels-idx1-ubyte.gz").read_bytes()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mirrors)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -150,14 +161,15 @@ def fetch_into(tmp_path, mirrors):
 
 
 @pytest.mark.parametrize("behaviour", list(BAD_MIRRORS))
-def test_a_misbehaving_mirror_is_passed_over_for_the_next(behaviour, server, tmp_path, capsys):
+def test_a_misbehaving_mirror_is_passed_over_for_the_next(behaviour, server, good, tmp_path,
+                                                          capsys):
     import re
 
-    bad, good = f"{server}/{behaviour}/", f"{server}/good/"
+    bad, good_mirror = f"{server}/{behaviour}/", f"{server}/good/"
     start = time.monotonic()
-    target, path = fetch_into(tmp_path, [bad, good])
+    target, path = fetch_into(tmp_path, [bad, good_mirror])
     elapsed = time.monotonic() - start
-    assert path == target / NAME and path.read_bytes() == GOOD
+    assert path == target / NAME and path.read_bytes() == good
     assert [p.name for p in target.iterdir()] == [NAME]  # no temporary left
     out, err = capsys.readouterr()
     assert out == ""
@@ -165,15 +177,15 @@ def test_a_misbehaving_mirror_is_passed_over_for_the_next(behaviour, server, tmp
     assert len(lines) == 2, err
     assert lines[0].startswith(f"Could not download {NAME} from {bad} (")
     assert re.search(BAD_MIRRORS[behaviour], lines[0]), lines[0]
-    assert lines[1] == f"Downloaded {NAME} ({len(GOOD):,} bytes) from {good}"
+    assert lines[1] == f"Downloaded {NAME} ({len(good):,} bytes) from {good_mirror}"
     # The deadline and the read timeout bound every attempt (with room for a slow machine).
     assert elapsed < DEADLINE + TIMEOUT + 10
 
 
 @pytest.mark.parametrize("url", MALFORMED_URLS)
-def test_a_malformed_mirror_url_is_passed_over(url, server, tmp_path, capsys):
+def test_a_malformed_mirror_url_is_passed_over(url, server, good, tmp_path, capsys):
     target, path = fetch_into(tmp_path, [url, f"{server}/good/"])
-    assert path.read_bytes() == GOOD
+    assert path.read_bytes() == good
     assert capsys.readouterr().err.splitlines()[0].startswith(f"Could not download {NAME} from")
 
 
@@ -182,12 +194,13 @@ def test_with_only_bad_mirrors_the_offline_instructions_list_every_problem(serve
     with pytest.raises(DataFileError) as error:
         fetch_into(tmp_path, mirrors + ["htp:/nowhere/"])
     message = str(error.value)
+    assert "\n" not in message
     assert message.startswith(f"MNIST file {NAME} is not in {tmp_path / 'data'} "
-                              f"and could not be downloaded.")
-    assert "Put these four files" in message and data_files.DATA_DIR_ENV in message
+                              f"and could not be downloaded; copy the four files ")
+    assert data_files.DATA_DIR_ENV in message
     for name in data_files.IDX_FILES:
         assert name in message
-    problems = message.split("What went wrong:\n")[1].splitlines()
+    problems = message.split("(what went wrong: ")[1].removesuffix(")").split("; ")
     assert [p.split(NAME)[0].strip() for p in problems] == mirrors + ["htp:/nowhere/"]
     assert list((tmp_path / "data").iterdir()) == []
 
@@ -198,5 +211,5 @@ def test_a_file_already_present_is_not_downloaded(tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_the_good_mirror_serves_what_the_checksum_expects():
-    assert zlib.crc32(gzip.decompress(GOOD)) == int.from_bytes(GOOD[-8:-4], "little")
+def test_the_good_mirror_serves_what_the_checksum_expects(good):
+    assert zlib.crc32(gzip.decompress(good)) == int.from_bytes(good[-8:-4], "little")
