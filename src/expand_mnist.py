@@ -186,6 +186,11 @@ def _check_arguments(args: argparse.Namespace, target: Path) -> str | None:
     """What is wrong with the arguments, found before any data is loaded."""
     if args.seed < 0:
         return f"--seed must be an integer >= 0; got {args.seed}"
+    if args.source is not None:
+        try:
+            data_files.book_file(args.source)
+        except data_files.DataFileError as e:
+            return f"--source {e}"
     if target.is_dir():
         return f"--output {target} is a folder; name the file to write"
     folder = target.parent

@@ -172,10 +172,13 @@ def test_main_refuses_bad_arguments_before_loading_anything(case, tmp_path, caps
 
 def test_main_missing_source_is_a_clear_error(tmp_path, capsys):
     target = tmp_path / "out.pkl.gz"
-    code = expand_mnist.main(["--source", str(tmp_path / "nothing.pkl.gz"),
-                              "--output", str(target)])
-    assert code == 1
-    assert "nothing.pkl.gz" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        expand_mnist.main(["--source", str(tmp_path / "nothing.pkl.gz"),
+                           "--output", str(target)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--source {tmp_path / 'nothing.pkl.gz'}: no such data file" in err
+    assert "Traceback" not in err
     assert not target.exists()
 
 
@@ -237,10 +240,17 @@ def test_launcher_passes_options_and_the_exit_status_through(tmp_path):
     assert run.returncode == 0, run.stderr
     (ex, ey), _, _ = mnist_loader.load_data(target)
     np.testing.assert_array_equal(ey, expand(*training, seed=9)[1])
+    # A missing --source is found before the "already exists" shortcut, so
+    # whatever the data folder holds (here: an expanded file already made).
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / expand_mnist.EXPANDED_NAME).write_bytes(target.read_bytes())
     missing = subprocess.run([sys.executable, launcher, "--source",
                               str(tmp_path / "nothing.pkl.gz")],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert missing.returncode == 1 and "nothing.pkl.gz" in missing.stderr
+                             cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                             env={**os.environ, data_files.DATA_DIR_ENV: str(data)})
+    assert missing.returncode == 2 and "already exists" not in missing.stdout
+    assert f"--source {tmp_path / 'nothing.pkl.gz'}: no such data file" in missing.stderr
 
 
 def test_importing_the_launcher_runs_nothing(tmp_path):
