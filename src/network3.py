@@ -44,6 +44,7 @@ import contextlib
 import json
 import numbers
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Callable, Sequence
@@ -97,11 +98,12 @@ def _choose_device() -> tuple[torch.device, str]:
 
 
 device, _why = _choose_device()
+# Said on stderr, with the other progress lines, so stdout holds the book's.
 if device.type == "cuda":
     print(f"network3: running on the GPU ({_why}); to use the CPU instead, "
-          f"set GPU = False in network3.py or {FORCE_CPU_ENV}=1.")
+          f"set GPU = False in network3.py or {FORCE_CPU_ENV}=1.", file=sys.stderr)
 else:
-    print(f"network3: running on the CPU ({_why}).")
+    print(f"network3: running on the CPU ({_why}).", file=sys.stderr)
 
 # Images per batch when measuring accuracy or predicting (the answers do
 # not depend on it): on the CPU batches of 100 stay in cache, 3.5x faster
@@ -152,9 +154,31 @@ def load_data_shared(filename: str | os.PathLike | None = None):
     missing); the book's ``load_data_shared("../data/mnist_expanded.pkl.gz")``
     works from any folder (see ``mnist_loader.load_data``).
     """
-    return [(torch.as_tensor(x, dtype=torch.float32).to(device),
-             torch.as_tensor(y, dtype=torch.int64).to(device))
+    return [DataPair((torch.as_tensor(x, dtype=torch.float32).to(device),
+                      torch.as_tensor(y, dtype=torch.int64).to(device)))
             for x, y in mnist_loader.load_data(filename)]
+
+
+class DataPair(tuple):
+    """An (images, labels) pair, as ``load_data_shared`` returns each data set.
+
+    It is the book's pair in every use the book makes of it (``x, y =
+    data``, ``data[0]``, ``data[1]``, ``size(data)``), with one difference:
+    slicing the pair itself, as chapter 3's lists are sliced
+    (``training_data[:1000]``), would give back the whole pair and so
+    train on every image; that is refused, and the message shows how to
+    take the first images of each part instead.
+    """
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            bounds = ":".join("" if v is None else str(v)
+                              for v in (index.start, index.stop, index.step)).rstrip(":")
+            raise TypeError(
+                f"chapter 6's data sets are (images, labels) pairs, and slicing a pair "
+                f"slices the pair, not the images: for those images and their labels "
+                f"write (training_data[0][{bounds}], training_data[1][{bounds}])")
+        return super().__getitem__(index)
 
 
 def size(data) -> int:
@@ -417,7 +441,7 @@ class ConvPoolLayer:
         self.filter_shape = _int_tuple(filter_shape, 4, "filter_shape")
         self.image_shape = _int_tuple(image_shape, 4, "image_shape")
         self.poolsize = _int_tuple(poolsize, 2, "poolsize")
-        self.activation_fn = activation_fn
+        self.activation_fn = _check_activation(activation_fn)
         self.output_shape = _check_conv_shapes(self.filter_shape, self.image_shape,
                                                self.poolsize)
         # the initial weights and biases, drawn in the book's order
@@ -473,7 +497,7 @@ class FullyConnectedLayer:
                  p_dropout: float = 0.0, rng=None) -> None:
         self.n_in = _check_count("n_in", n_in, 1)
         self.n_out = _check_count("n_out", n_out, 1)
-        self.activation_fn = activation_fn
+        self.activation_fn = _check_activation(activation_fn)
         self.p_dropout = _probability(p_dropout)
         self.output_shape = (self.n_out,)
         # the initial weights and biases
@@ -709,6 +733,16 @@ def _probability(p) -> float:
     if not 0.0 <= p < 1.0:
         raise ValueError(f"p_dropout must be in [0, 1), got {p}")
     return p
+
+
+def _check_activation(fn):
+    """An activation function must be something to call, such as ReLU."""
+    if callable(fn):
+        return fn
+    known = {name.lower(): name for name in ACTIVATIONS}
+    hint = (f"network3.{known[fn.lower()]}" if isinstance(fn, str) and fn.lower() in known
+            else f"one of network3's {', '.join(ACTIVATIONS)}")
+    raise ValueError(f"activation_fn must be a function such as {hint}, not {fn!r}")
 
 
 def _int_tuple(value, length: int, name: str) -> tuple[int, ...]:

@@ -80,8 +80,20 @@ def test_force_cpu_environment_variable():
         [sys.executable, "-c", "import network3; print(network3.device.type)"],
         cwd=SRC, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines == ["network3: running on the CPU (NNDL_FORCE_CPU is set).", "cpu"]
+    # The device line is progress, on stderr; stdout is the program's own.
+    assert result.stdout.splitlines() == ["cpu"]
+    assert result.stderr.splitlines() == ["network3: running on the CPU (NNDL_FORCE_CPU is set)."]
+
+
+@pytest.mark.parametrize("fn, hint", [("relu", "network3.ReLU"), ("Sigmoid", "network3.sigmoid"),
+                                      (3, "one of network3's linear, ReLU, sigmoid, tanh")])
+def test_an_activation_that_is_not_a_function_is_refused_when_the_layer_is_built(fn, hint):
+    message = f"activation_fn must be a function such as {hint}, not {fn!r}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        FullyConnectedLayer(n_in=784, n_out=100, activation_fn=fn)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ConvPoolLayer(filter_shape=(20, 1, 5, 5), image_shape=(10, 1, 28, 28),
+                      activation_fn=fn)
 
 
 #### Layers
@@ -891,9 +903,14 @@ def test_load_data_shared_resolves_relative_paths(tmp_path, monkeypatch):
         assert lx.device.type == network3.device.type
         np.testing.assert_array_equal(lx.cpu().numpy(), ex)
         np.testing.assert_array_equal(ly.cpu().numpy(), ey)
-    # Relative to src/, as the book's "../data/..." calls are.
+    # Relative to src/, as the book's "../data/..." calls are, from a folder
+    # one level deeper than src/ (where the same climb cannot reach the file,
+    # wherever the clone and the temporary folders are).
     relative = os.path.relpath(tmp_path / "d" / "tiny.pkl.gz", SRC)
-    monkeypatch.chdir(tmp_path / "d")
+    base = tmp_path.resolve()
+    elsewhere = base.joinpath(*["e"] * max(1, len(SRC.parts) - len(base.parts) + 1))
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
     assert not Path(relative).exists()
     assert network3.size(network3.load_data_shared(relative)[0]) == 12
     with pytest.raises(data_files.DataFileError, match="expand_mnist.py"):
@@ -905,6 +922,24 @@ def test_load_data_shared_resolves_relative_paths(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def mnist():
     return network3.load_data_shared()
+
+
+def test_the_data_pairs_behave_as_the_books_except_for_slicing(mnist):
+    training_data, validation_data, test_data = mnist
+    x, y = training_data
+    assert training_data[0] is x and training_data[1] is y and training_data[-1] is y
+    assert len(training_data) == 2 and network3.size(training_data) == 50000
+    assert training_data == (x, y)
+    # The chapter 3 habit would train on every image: it is refused, with the way out.
+    with pytest.raises(TypeError) as error:
+        training_data[:1000]
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.endswith("write (training_data[0][:1000], training_data[1][:1000])")
+    with pytest.raises(TypeError, match=re.escape("(training_data[0][10:20:2], ")):
+        validation_data[10:20:2]
+    first = (training_data[0][:1000], training_data[1][:1000])
+    assert network3.size(first) == 1000
 
 
 def test_books_relative_call_from_src(mnist, monkeypatch):
