@@ -75,8 +75,9 @@ class Network:
         shuffles a copy of it (``random.shuffle``, as in the book), cuts it
         into mini-batches and calls ``update_mini_batch`` on each.  With
         ``test_data`` (pairs of an input and an integer label) each epoch
-        prints ``Epoch j: correct / total``, else ``Epoch j complete``.  The
-        weights change in place: Ctrl-C leaves the network what it learnt.
+        prints ``Epoch j: correct / total``, else ``Epoch j complete``.  Each
+        step leaves new weight and bias arrays, as the book's does; Ctrl-C
+        keeps what was learnt up to the last whole step.
         """
         epochs = _check_count("epochs", epochs, 0)
         mini_batch_size = _check_count("mini_batch_size", mini_batch_size, 1)
@@ -110,14 +111,13 @@ class Network:
         x, y = _columns(mini_batch, self.sizes, one_hot=True, what="mini_batch")
         nabla_b, nabla_w = self.backprop(x, y)
         m = x.shape[1]
-        # w -= (eta/m) * nw, with nw scaled in place: a new array the size
-        # of w on every step made the step up to 2.5x slower (the memory
-        # allocator hands the pages back and has to fault them in again).
-        for w, nw in zip(self.weights, nabla_w):
+        # New arrays, as the book's step makes (an old reference keeps the old
+        # values): w - (eta/m)*nw, computed in the gradient's own arrays, so
+        # the step allocates no array beyond what backprop returned.
+        for nw in nabla_w:
             nw *= eta / m
-            w -= nw
-        for b, nb in zip(self.biases, nabla_b):
-            b -= (eta / m) * nb
+        self.weights = [np.subtract(w, nw, out=nw) for w, nw in zip(self.weights, nabla_w)]
+        self.biases = [b - (eta / m) * nb for b, nb in zip(self.biases, nabla_b)]
 
     def backprop(self, x, y):
         """Return ``(nabla_b, nabla_w)``, the gradient of the cost C_x, shaped

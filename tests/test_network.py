@@ -203,15 +203,37 @@ def test_sgd_leaves_the_callers_list_alone(capsys):
         assert np.array_equal(x, x0) and np.array_equal(y, y0)
 
 
-def test_sgd_updates_the_networks_own_arrays(capsys):
-    """The weights and biases stay the same array objects (a caller holding
-    one sees it change), and each epoch's end leaves them current."""
+def test_each_step_leaves_new_arrays_as_the_books_does(capsys):
+    """The book's step builds new weight and bias arrays (and new lists of
+    them): a reference to the old ones keeps the old values, and the new
+    values are exactly w - (eta/m) * nabla_w and b - (eta/m) * nabla_b."""
     net = seeded_network([8, 6, 4])
-    held = net.weights + net.biases
+    data = random_pairs(np.random.default_rng(8), 12, 8, 4)
+    weights, biases = net.weights, net.biases
+    held = weights + biases
     before = [p.copy() for p in held]
-    net.SGD(random_pairs(np.random.default_rng(8), 12, 8, 4), 2, 5, 1.0)
-    assert all(p is q for p, q in zip(held, net.weights + net.biases))
-    assert all(not np.array_equal(p, q) for p, q in zip(held, before))
+    nabla_b, nabla_w = net.backprop(np.hstack([x for x, _ in data[:5]]),
+                                    np.hstack([y for _, y in data[:5]]))
+    net.update_mini_batch(data[:5], 1.0)
+    assert net.weights is not weights and net.biases is not biases
+    assert all(np.array_equal(p, q) for p, q in zip(held, before))
+    for new, old, nabla in zip(net.weights + net.biases, held, nabla_w + nabla_b):
+        assert np.array_equal(new, old - (1.0 / 5) * nabla)
+    step_one = net.weights + net.biases
+    net.SGD(data, 2, 5, 1.0)
+    assert all(np.array_equal(p, q) for p, q in zip(held, before))
+    assert all(p is not q for p, q in zip(step_one, net.weights + net.biases))
+
+
+def test_two_networks_built_from_the_same_arrays_train_independently(capsys):
+    first = seeded_network([8, 6, 4])
+    second = network.Network([8, 6, 4])
+    second.weights, second.biases = list(first.weights), list(first.biases)
+    start = copy.deepcopy(first)
+    first.SGD(random_pairs(np.random.default_rng(9), 10, 8, 4), 1, 5, 3.0)
+    assert max_difference(second, start) == 0
+    second.SGD(random_pairs(np.random.default_rng(10), 10, 8, 4), 1, 5, 3.0)
+    assert max_difference(first, second) > 1e-3
 
 
 def test_interrupted_sgd_keeps_what_was_learnt(capsys):

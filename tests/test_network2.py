@@ -352,15 +352,33 @@ def test_sgd_leaves_the_callers_data_alone_and_accepts_iterators():
     np.testing.assert_array_equal(net.weights[0], other.weights[0])
 
 
-def test_sgd_updates_the_networks_own_arrays():
-    """As in network.py: the weight and bias arrays are updated in place,
-    so a caller holding one sees it change."""
+def test_each_step_leaves_new_arrays_as_the_books_does(capsys):
+    """As in network.py: each step builds new arrays, old references keep
+    the old values, and the new weights are exactly
+    (1 - eta*lmbda/n) * w - (eta/m) * nabla_w."""
     net = Network([4, 5, 3], seed=1)
+    training = random_training_data(np.random.default_rng(0), 10, 4, 3)
     held = net.weights + net.biases
     before = [p.copy() for p in held]
-    net.SGD(random_training_data(np.random.default_rng(0), 10, 4, 3), 1, 5, 1.0)
-    assert all(p is q for p, q in zip(held, net.weights + net.biases))
-    assert all(not np.array_equal(p, q) for p, q in zip(held, before))
+    nabla_b, nabla_w = net.backprop(np.hstack([x for x, _ in training[:5]]),
+                                    np.hstack([y for _, y in training[:5]]))
+    net.update_mini_batch(training[:5], 0.5, 2.0, 10)
+    assert all(np.array_equal(p, q) for p, q in zip(held, before))
+    for new, w, nw in zip(net.weights, held, nabla_w):
+        assert np.array_equal(new, (1 - 0.5 * (2.0 / 10)) * w - (0.5 / 5) * nw)
+    for new, b, nb in zip(net.biases, held[len(net.weights):], nabla_b):
+        assert np.array_equal(new, b - (0.5 / 5) * nb)
+    net.SGD(training, 1, 5, 1.0, lmbda=1.0)
+    assert all(np.array_equal(p, q) for p, q in zip(held, before))
+
+
+def test_two_networks_built_from_the_same_arrays_train_independently(capsys):
+    first = Network([4, 5, 3], seed=1)
+    second = Network([4, 5, 3], seed=2)
+    second.weights, second.biases = list(first.weights), list(first.biases)
+    start = [p.copy() for p in first.weights + first.biases]
+    first.SGD(random_training_data(np.random.default_rng(0), 10, 4, 3), 1, 5, 1.0)
+    assert all(np.array_equal(p, q) for p, q in zip(second.weights + second.biases, start))
 
 
 def test_interrupted_sgd_keeps_what_was_learnt(capsys):
