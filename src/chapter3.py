@@ -72,7 +72,7 @@ import mnist_loader
 import network2
 from reproduction import (BOOK_EPOCHS, QUICK_EPOCHS, Data, Experiment, Options, Outcome,
                           add_options, make_parser, parse_args, percent, plot_series,
-                          positive, reported_errors, run_chapter, slug)
+                          positive, reported_errors, run_chapter, script_description, slug)
 
 TITLE = "Chapter 3: network2.py on MNIST"
 MINI_BATCH_SIZE = 10
@@ -477,7 +477,7 @@ EXPERIMENTS: dict[str, Callable[[Data, Options], Outcome]] = {
 
 
 def main(argv=None) -> str:
-    parser = make_parser(__doc__.split("\n\n")[1], epochs=BOOK_EPOCHS, name="chapter3")
+    parser = make_parser(script_description(__doc__), epochs=BOOK_EPOCHS, name="chapter3")
     add_options(parser, EXPERIMENTS,
                 f"2-4 minutes on a 2-core machine: 1 run, {QUICK_EPOCHS} epochs where "
                 f"the book has "

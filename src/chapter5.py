@@ -57,7 +57,7 @@ import network2
 from reproduction import (BOOK_EPOCHS, MAX_SEED, QUICK_EPOCHS, Data, Experiment, Options,
                           Outcome, add_options, make_parser, parse_args, percent,
                           plot_series, positive, repeat, reported_errors, run_chapter,
-                          seed_all, seeds, write_json)
+                          script_description, seed_all, seeds, write_json)
 
 TITLE = "Chapter 5: deeper networks and vanishing gradients (network2.py)"
 MINI_BATCH_SIZE = 10
@@ -257,7 +257,7 @@ EXPERIMENTS = {
 
 
 def main(argv=None) -> str:
-    parser = make_parser(__doc__.split("\n\n")[1], epochs=BOOK_EPOCHS, name="chapter5")
+    parser = make_parser(script_description(__doc__), epochs=BOOK_EPOCHS, name="chapter5")
     add_options(parser, EXPERIMENTS,
                 f"about 2 minutes on a 2-core machine: 1 run, {QUICK_EPOCHS} epochs for "
                 f"the accuracies "

@@ -647,7 +647,7 @@ def _save(out: Path, experiments: list[Experiment]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser(
-        "Run the chapter 6 experiments with network3 and compare them with "
+        "Run the chapter 6 experiments with network3 and compare them with\n"
         "the book's published accuracies.", epochs=60, name="conv")
     parser.set_defaults(epochs=None)  # None: each experiment's own book value
     parser.add_argument("experiments", nargs="*", metavar="EXPERIMENT",

@@ -37,7 +37,7 @@ import exercises3
 import network
 import network2
 from reproduction import (Data, Experiment, Options, Outcome, add_options, make_parser,
-                          percent, printed_lines, run_chapter)
+                          percent, printed_lines, run_chapter, script_description)
 
 TITLE = "The book's exercises and problems: answers against baselines"
 MINI_BATCH_SIZE = 10
@@ -347,7 +347,7 @@ def plot_comparisons(out) -> list:
 
 
 def main(argv=None) -> str:
-    parser = make_parser(__doc__.split("\n\n")[1], epochs=30, name="exercises")
+    parser = make_parser(script_description(__doc__), epochs=30, name="exercises")
     add_options(parser, list(EXPERIMENTS), "one run of each, a tenth of the epochs")
     parser.add_argument("--conv-training-size", type=int, default=None, metavar="N",
                         help="train the chapter 6 rows on the first N training images")

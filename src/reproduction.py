@@ -65,8 +65,12 @@ T = TypeVar("T")
 def make_parser(description: str, *, epochs: int, runs: int = DEFAULT_RUNS,
                 seed: int = SEED, out: str | Path | None = None,
                 name: str = "") -> argparse.ArgumentParser:
-    """The chapter scripts' common options; callers may add their own."""
-    parser = argparse.ArgumentParser(description=description)
+    """The chapter scripts' common options; callers may add their own.
+
+    ``description`` is shown as written (see ``script_description``), so
+    its lines and lists keep their shape in ``--help``."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=positive, default=runs,
                         help=f"runs of each experiment (default {runs})")
     parser.add_argument("--seed", type=_seed, default=seed,
@@ -78,6 +82,15 @@ def make_parser(description: str, *, epochs: int, runs: int = DEFAULT_RUNS,
                         help=f"folder for results.json, table.md and the PNGs "
                              f"(default {default_out})")
     return parser
+
+
+def script_description(doc: str) -> str:
+    """A script's ``--help`` text, taken from its module docstring: the
+    paragraph after the title and, when that paragraph ends in a colon, the
+    list it introduces."""
+    paragraphs = doc.split("\n\n")[1:]
+    shown = paragraphs[:2] if paragraphs[0].rstrip().endswith(":") else paragraphs[:1]
+    return "\n\n".join(shown)
 
 
 def positive(text: str) -> int:
@@ -109,7 +122,7 @@ def add_options(parser, experiments: Sequence[str], quick_help: str) -> None:
     so that --quick can choose its own.
     """
     parser.epilog = (f"--epochs E scales every run by E/{BOOK_EPOCHS}: the book's "
-                     f"{BOOK_EPOCHS}-epoch runs take E epochs and the others as many "
+                     f"{BOOK_EPOCHS}-epoch runs take E epochs\nand the others as many "
                      f"in proportion.")
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--only", nargs="+", choices=list(experiments), metavar="NAME",

@@ -259,3 +259,16 @@ def test_chapter5_runs_and_writes_every_table_and_figure(tmp_path, capsys):
     for hidden, layer, book in ((2, 2, "0.31"), (3, 2, "0.060"), (4, 1, "0.003")):
         assert f"| {hidden} | {layer} | {book} |" in notes
     assert "| 4 | about 100 |" in notes
+
+
+@pytest.mark.parametrize("script", [chapter3, chapter5])
+def test_help_describes_every_experiment(script, capsys):
+    """--help shows the docstring's list of experiments, not only the
+    sentence that introduces it."""
+    with pytest.raises(SystemExit):
+        script.main(["--help"])
+    out = capsys.readouterr().out
+    intro = script.__doc__.split("\n\n")[1]
+    assert intro.rstrip().endswith(":") and intro in out
+    for name in script.EXPERIMENTS:
+        assert f"- ``{name}``" in out
