@@ -415,6 +415,11 @@ def write_json(path: str | Path, obj) -> None:
 FEW_POINTS = 40   # a line of at most this many points marks each one
 TITLE_WIDTH = 75  # characters per title line in a 7-inch-wide figure
 LABEL_WIDTH = 45  # characters per line of a legend entry
+# Lines of one plot: matplotlib's ten colours, then the same colours dashed,
+# and so on; each line a little narrower than the one before, so a line
+# drawn over an identical one leaves the first showing at its edges.
+LINE_STYLES = ("-", "--", "-.", ":")
+LINE_WIDTHS = (2.6, 1.2)  # the first line's width, and the last's
 
 
 def plot_series(path: str | Path, series: Mapping[str, Sequence | tuple], *,
@@ -445,11 +450,14 @@ def draw_series(ax, series: Mapping[str, Sequence | tuple], *, title: str, xlabe
     pair ``(xs, ys)``, drawn as dotted points.
     """
     xs_seen = set()
-    for label, values in series.items():
+    widest, narrowest = LINE_WIDTHS
+    for k, (label, values) in enumerate(series.items()):
         xs, ys = _xy(values)
         xs_seen.update(xs)
-        ax.plot(xs, ys, marker="o" if len(xs) <= FEW_POINTS else None, markersize=4,
-                label=textwrap.fill(label, LABEL_WIDTH))
+        width = widest - (widest - narrowest) * k / max(1, len(series) - 1)
+        ax.plot(xs, ys, color=f"C{k % 10}", linestyle=LINE_STYLES[k // 10 % len(LINE_STYLES)],
+                linewidth=width, marker="o" if len(xs) <= FEW_POINTS else None,
+                markersize=2 + width, label=textwrap.fill(label, LABEL_WIDTH))
     references = references or {}
     # The book's points share the colour of the line they go with, where
     # there is one reference per line; otherwise each gets its own.

@@ -164,6 +164,20 @@ def test_plots_mark_few_points_and_tick_whole_epochs():
     assert ax.get_lines()[0].get_marker() in (None, "None", "")
 
 
+def test_every_line_of_a_crowded_plot_can_be_told_apart():
+    """Eleven lines (more than matplotlib's ten colours) differ in colour or
+    style, and a line drawn over an identical one leaves it showing."""
+    series = {f"row {k}": [80.0 + k, 81.0 + k] for k in range(10)}
+    series["same as row 3"] = series["row 3"]
+    _, ax = drawn(series)
+    lines = ax.get_lines()
+    looks = {(line.get_color(), line.get_linestyle()) for line in lines}
+    assert len(looks) == len(series) == 11
+    widths = [line.get_linewidth() for line in lines]
+    assert widths == sorted(widths, reverse=True) and widths[3] > widths[10]
+    assert lines[10].get_zorder() >= lines[3].get_zorder()
+
+
 def test_plots_draw_the_books_figure_and_wrap_long_titles():
     _, ax = drawn({"seed 1": [90.0, 91.0]}, title="a long title " * 12,
                   references={"book: 95.42%": 95.42,
