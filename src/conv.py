@@ -12,7 +12,12 @@ As in the book, in a Python shell opened in ``src/``::
     >>> conv.plot_filters(conv.basic_conv(), 0, 5, 4)
     >>> nets = conv.double_fc_dropout(0.5, 0.5, 0.5, 5)
     >>> error_locations, erroneous_predictions = conv.ensemble(nets)
-    >>> conv.plot_errors(error_locations, erroneous_predictions).savefig("errors.png")
+    >>> conv.plot_errors(error_locations, erroneous_predictions)
+
+The two plots open a window, as the book's did; where matplotlib has no
+window to open (no display), each saves a PNG in the current folder and
+says where, and in a notebook the cell shows the figure.  Given a filename
+(``plot_errors(..., filename="errors.png")``) they save it there instead.
 
 Each experiment function trains the book's networks with the book's
 settings (mini-batches of 10, 60 epochs, three runs, the book's learning
@@ -59,6 +64,7 @@ seed, then ``python conv.py ensemble --nets DIR*/nets/*.pt --out DIR``.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from pathlib import Path
 from typing import Callable, Sequence
@@ -72,8 +78,8 @@ import network3
 from network3 import Network
 from network3 import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
 from network3 import ReLU, sigmoid
-from reproduction import (MAX_SEED, SEED, Experiment, digit_grid, figure, make_parser,
-                          markdown_table, parse_args, positive, print_where,
+from reproduction import (MAX_SEED, SEED, Experiment, digit_grid, figure, figure_display,
+                          make_parser, markdown_table, parse_args, positive, print_where,
                           reported_errors, save_png, save_results, seeds, slug)
 
 mini_batch_size = 10
@@ -488,12 +494,48 @@ def _architecture(net: Network) -> list[tuple]:
 
 
 #### Pictures
-def _finish(fig, filename):
-    """Save ``fig`` as a PNG at ``filename`` (atomically) if one is given;
-    return it."""
+# With a filename, plot_errors and plot_filters save their figure there and
+# nothing more, which is what the chapter script wants.  Without one they
+# show it, as the book's did, where matplotlib's backend allows
+# (figure_display): a notebook shows the figure the cell returns; a GUI
+# backend gets it in a window through pyplot.show(); a backend without
+# windows (agg, as on a machine with no display) has it saved as a new PNG
+# in the current folder, named in one line on stdout.
+def _display(filename) -> str:
+    """Where the figure goes: "file" when given a filename, or else
+    ``figure_display()``; asked before drawing, since a figure for a window
+    must be made by pyplot."""
+    return "file" if filename is not None else figure_display()
+
+
+def _finish(fig, filename, display: str, name: str, what: str):
+    """Save ``fig`` at ``filename``, if given, or else show it as
+    ``display`` (``_display``'s answer) allows.  Without a window, ``name``
+    is the new PNG's name and ``what`` names the picture in the line that
+    says where it went.  Returns ``fig``."""
     if filename is not None:
         save_png(fig, filename)
+    elif display == "window":
+        import matplotlib.pyplot as plt
+
+        plt.show()
+    elif display == "none":
+        import matplotlib
+
+        path = _save_new_png(fig, name)
+        print(f"Saved {what} to {path} (matplotlib has no window to show them in; "
+              f"backend {matplotlib.get_backend()})")
     return fig
+
+
+def _save_new_png(fig, name: str) -> Path:
+    """Write ``fig`` as ``name``.png in the current folder, or, if that file
+    exists, as ``name``-1.png, ``name``-2.png, ...: a file already there is
+    not replaced.  Returns the absolute path."""
+    for k in itertools.count():
+        path = Path.cwd() / (f"{name}.png" if k == 0 else f"{name}-{k}.png")
+        if not path.exists():
+            return save_png(fig, path)
 
 
 def plot_errors(error_locations, erroneous_predictions=None, filename=None,
@@ -502,25 +544,30 @@ def plot_errors(error_locations, erroneous_predictions=None, filename=None,
     with its true digit at the top right and, if given, the wrong prediction
     at the bottom right.
 
-    Returns the matplotlib figure; with ``filename`` it is also saved as a
-    PNG of 80 x 100 pixels per image."""
+    Returns the matplotlib figure.  With ``filename`` it is saved there as a
+    PNG of 80 x 100 pixels per image; without, it is shown (see above): in
+    a window, in a notebook, or as a new errors.png in the current folder."""
     test_x, test_y = test_data if test_data is not None else standard_data()[2]
     test_x, test_y = (np.asarray(a.cpu() if hasattr(a, "cpu") else a)
                       for a in (test_x, test_y))
     shown = list(error_locations[:40])
+    display = _display(filename)
     fig = digit_grid([test_x[j] for j in shown], columns=10,
                      labels=[int(test_y[j]) for j in shown],
                      guesses=(None if erroneous_predictions is None
-                              else list(erroneous_predictions[:40])))
-    return _finish(fig, filename)
+                              else list(erroneous_predictions[:40])),
+                     pyplot=display == "window")
+    return _finish(fig, filename, display, "errors", "the misclassified digits")
 
 
 def plot_filters(net, layer: int, x: int, y: int, filename=None):
     """Draw the filters of ConvPoolLayer number ``layer`` of ``net`` (their
     first input map) as a grid of ``x`` columns and ``y`` rows.
 
-    Returns the figure; with ``filename`` it is saved as a PNG of 60 x 60
-    pixels per filter (and closed)."""
+    Returns the figure.  With ``filename`` it is saved there as a PNG of
+    60 x 60 pixels per filter; without, it is shown (see above): in a
+    window, in a notebook, or as a new filters-layer<layer>.png in the
+    current folder."""
     conv_layer = net.layers[layer]
     if not isinstance(conv_layer, ConvPoolLayer):
         raise ValueError(f"layer {layer} is a {type(conv_layer).__name__}, "
@@ -528,14 +575,16 @@ def plot_filters(net, layer: int, x: int, y: int, filename=None):
     filters = conv_layer.w.detach().cpu().numpy()
     if x * y < len(filters):
         raise ValueError(f"a {x}x{y} grid cannot hold the layer's {len(filters)} filters")
-    fig, axes = figure(y, x, squeeze=False, figsize=(0.6 * x, 0.6 * y))
+    display = _display(filename)
+    fig, axes = figure(y, x, squeeze=False, figsize=(0.6 * x, 0.6 * y),
+                       pyplot=display == "window")
     for j, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if j < len(filters):
             ax.matshow(filters[j][0], cmap="binary")
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.98,
                         wspace=0.1, hspace=0.1)
-    return _finish(fig, filename)
+    return _finish(fig, filename, display, f"filters-layer{layer}", "the filters")
 
 
 #### Running the chapter

@@ -497,19 +497,20 @@ def _xy(values) -> tuple[list, list]:
 
 
 def digit_grid(images, *, columns: int = 10, labels=None, guesses=None,
-               cell: tuple[float, float] = (0.8, 1.0)):
+               cell: tuple[float, float] = (0.8, 1.0), pyplot: bool = False):
     """MNIST images (rows of 784 pixels, or 28x28 arrays) drawn in rows of
     ``columns``, as the book lays out its pictures of digits; returns the
     figure, ``cell`` inches (80 x 100 pixels at 100 dpi) per image.
 
     With ``labels``, each image's correct digit is written at its top
     right (green); with ``guesses``, a classifier's answer at its bottom
-    right (red).
+    right (red).  ``pyplot`` is ``figure``'s.
     """
     images = [np.asarray(image).reshape(28, 28) for image in images]
     cols = max(1, min(columns, len(images)))
     rows = max(1, math.ceil(len(images) / cols))
-    fig, axes = figure(rows, cols, squeeze=False, figsize=(cell[0] * cols, cell[1] * rows))
+    fig, axes = figure(rows, cols, squeeze=False, figsize=(cell[0] * cols, cell[1] * rows),
+                       pyplot=pyplot)
     for ax in axes.flat:
         ax.set_axis_off()
     for j, image in enumerate(images):
@@ -524,17 +525,54 @@ def digit_grid(images, *, columns: int = 10, labels=None, guesses=None,
     return fig
 
 
-def figure(nrows: int = 1, ncols: int = 1, squeeze: bool = True, **kwargs):
-    """A new matplotlib ``Figure`` and its axes, made without pyplot.
+def figure(nrows: int = 1, ncols: int = 1, squeeze: bool = True, *,
+           pyplot: bool = False, **kwargs):
+    """A new matplotlib ``Figure`` and its axes, made without pyplot unless
+    ``pyplot`` is true.
 
     Such a figure opens no window, switches no backend and is not kept by
     pyplot, so scripts and tests leave nothing behind, while a notebook
-    still shows a figure that a cell returns.
+    still shows a figure that a cell returns.  With ``pyplot=True`` it is
+    made by ``pyplot.figure`` instead, for a caller that will show it in a
+    window (see ``figure_display``): only pyplot's figures get one.
     """
-    from matplotlib.figure import Figure
+    if pyplot:
+        import matplotlib.pyplot as plt
 
-    fig = Figure(**kwargs)
+        fig = plt.figure(**kwargs)
+    else:
+        from matplotlib.figure import Figure
+
+        fig = Figure(**kwargs)
     return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
+
+
+def figure_display() -> str:
+    """Where a figure drawn now can be seen, as matplotlib's backend decides:
+
+    - ``"notebook"``: Jupyter's inline backend (or the ipympl or nbagg
+      widgets), which shows a figure that a cell returns;
+    - ``"none"``: a backend that only writes files (agg, pdf, svg, ...),
+      as set by MPLBACKEND=agg or picked by matplotlib when there is no
+      display to open a window on (no $DISPLAY on Linux);
+    - ``"window"``: any other, a GUI toolkit's, where ``pyplot.show()``
+      opens a window.
+
+    Asking settles the backend if nothing has chosen it yet (matplotlib
+    tries the GUI toolkits, then agg), which imports pyplot: so a script
+    that only saves files never asks.
+    """
+    import matplotlib
+
+    try:  # matplotlib 3.9 and later
+        from matplotlib.backends import BackendFilter, backend_registry
+        windowless = backend_registry.list_builtin(BackendFilter.NON_INTERACTIVE)
+    except ImportError:
+        from matplotlib.rcsetup import non_interactive_bk as windowless
+    backend = matplotlib.get_backend().lower()
+    if any(name in backend for name in ("inline", "ipympl", "widget", "nbagg", "notebook")):
+        return "notebook"
+    return "none" if backend in windowless else "window"
 
 
 def save_png(fig, path: str | Path, dpi: int = 100) -> Path:

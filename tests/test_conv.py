@@ -2,6 +2,7 @@
 and the script.  Networks train for one epoch on a few real MNIST images."""
 
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -9,13 +10,17 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
 import conv
 import data_files
 import mnist_loader
 import network3
+import reproduction
 from network3 import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, sigmoid
 
 
@@ -301,6 +306,104 @@ def test_plot_filters(tmp_path, small):
         conv.plot_filters(net, 2, 5, 4)
     with pytest.raises(ValueError, match="cannot hold"):
         conv.plot_filters(net, 1, 5, 4)
+
+
+
+#### Pictures without a filename: shown where matplotlib can show them
+@pytest.fixture(scope="module")
+def untrained():
+    """A net with the book's first convolutional layer, untrained: its
+    random filters are as good as learned ones for drawing."""
+    return network3.Network([ConvPoolLayer(image_shape=(10, 1, 28, 28),
+                                           filter_shape=(20, 1, 5, 5), poolsize=(2, 2)),
+                             SoftmaxLayer(n_in=20 * 12 * 12, n_out=10)], 10)
+
+
+@pytest.fixture
+def backend(monkeypatch):
+    """Set matplotlib's backend for one test, as MPLBACKEND would."""
+    return lambda name: monkeypatch.setitem(matplotlib.rcParams, "backend", name)
+
+
+@pytest.mark.parametrize("name, where", [
+    ("agg", "none"), ("pdf", "none"), ("svg", "none"),
+    ("module://matplotlib_inline.backend_inline", "notebook"), ("inline", "notebook"),
+    ("nbagg", "notebook"),
+    ("tkagg", "window"), ("qtagg", "window")])
+def test_figure_display_follows_the_backend(backend, name, where):
+    backend(name)
+    assert reproduction.figure_display() == where
+
+
+def test_without_a_window_plot_filters_saves_a_new_png_here(untrained, tmp_path,
+                                                            monkeypatch, capsys, backend):
+    backend("agg")
+    monkeypatch.chdir(tmp_path)
+    fig = conv.plot_filters(untrained, 0, 5, 4)
+    assert isinstance(fig, Figure) and fig.canvas.manager is None  # not pyplot's
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and "backend agg" in lines[0]
+    first = Path(re.search(r"to (\S+\.png) ", lines[0]).group(1))
+    assert first.is_absolute() and first.samefile(tmp_path / "filters-layer0.png")
+    assert png_size(first) == (5 * 60, 4 * 60)
+
+    first.write_bytes(b"kept")  # a second call must not overwrite it
+    conv.plot_filters(untrained, 0, 5, 4)
+    second = Path(re.search(r"to (\S+\.png) ", capsys.readouterr().out).group(1))
+    assert second.samefile(tmp_path / "filters-layer0-1.png")
+    assert first.read_bytes() == b"kept" and png_size(second) == (5 * 60, 4 * 60)
+
+
+def test_without_a_window_plot_errors_saves_errors_png(small, tmp_path, monkeypatch,
+                                                       capsys, backend):
+    backend("agg")
+    monkeypatch.chdir(tmp_path)
+    conv.plot_errors([3, 1, 4], [0, 1, 2], test_data=small[2])
+    out = capsys.readouterr().out
+    assert out.startswith("Saved the misclassified digits to ") and out.count("\n") == 1
+    assert png_size(tmp_path / "errors.png") == (3 * 80, 100)
+
+
+def test_with_a_filename_the_plots_only_save_there(untrained, small, tmp_path,
+                                                   monkeypatch, capsys, backend):
+    backend("agg")
+    monkeypatch.chdir(tmp_path)
+    conv.plot_filters(untrained, 0, 5, 4, filename="mine/filters.png")
+    conv.plot_errors([3, 1], None, filename="mine/errors.png", test_data=small[2])
+    assert capsys.readouterr().out == ""
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["errors.png", "filters.png", "mine"]
+
+
+def test_with_a_window_the_plots_are_pyplots_figures_shown(untrained, small, tmp_path,
+                                                           monkeypatch, capsys):
+    """A GUI backend is faked: pyplot (on agg here) makes the figure and its
+    show() only records which figures it was asked to show."""
+    monkeypatch.setattr(conv, "figure_display", lambda: "window")
+    monkeypatch.chdir(tmp_path)
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda: shown.append(plt.get_fignums()))
+    try:
+        filters = conv.plot_filters(untrained, 0, 5, 4)
+        errors = conv.plot_errors([3, 1], [0, 1], test_data=small[2])
+        assert shown == [[filters.number], [filters.number, errors.number]]
+        assert isinstance(filters, Figure) and sum(bool(ax.images) for ax in filters.axes) == 20
+    finally:
+        plt.close("all")
+    assert capsys.readouterr().out == "" and list(tmp_path.iterdir()) == []
+
+
+def test_in_a_notebook_the_plots_return_their_figure(untrained, small, tmp_path,
+                                                     monkeypatch, capsys, backend):
+    """Jupyter shows the figure a cell returns; a figure kept by pyplot as
+    well would be shown twice."""
+    backend("module://matplotlib_inline.backend_inline")
+    monkeypatch.chdir(tmp_path)
+    opened = plt.get_fignums()
+    for fig in (conv.plot_filters(untrained, 0, 5, 4),
+                conv.plot_errors([3, 1], [0, 1], test_data=small[2])):
+        assert isinstance(fig, Figure) and fig.canvas.manager is None
+    assert plt.get_fignums() == opened
+    assert capsys.readouterr().out == "" and list(tmp_path.iterdir()) == []
 
 
 #### The script
