@@ -94,9 +94,16 @@ MIRRORS = [
 # makes, expand_mnist.py's 250,000 float32 images with the validation and
 # test data, is about 850 MB once decompressed; a data pickle may declare
 # at most MAX_PICKLE_BYTES, and run at most MAX_PICKLE_STEPS pickle
-# opcodes (a file of arrays needs a few hundred).
+# opcodes, plus one for every BYTES_PER_STEP bytes it has given.  A file of
+# whole arrays needs a few hundred opcodes; the book's own expand_mnist.py
+# pickles every image as an array of its own, with its label beside it in
+# a list: 30-42 opcodes (protocols 4 and 2) for every 3,136 bytes of
+# pixels, some 10.5 million for its 250,000 images.  Since an opcode makes
+# at most one small object, what a file's objects cost stays in proportion
+# to its size.
 MAX_PICKLE_BYTES = 1 << 30
 MAX_PICKLE_STEPS = 2_000_000
+BYTES_PER_STEP = 64
 DOWNLOAD_TIMEOUT = 30    # seconds one read from a mirror may wait
 DOWNLOAD_DEADLINE = 300  # seconds one mirror may take to deliver one file
 
@@ -175,10 +182,13 @@ def check_book_format(data: Any, path: Path):
         if not (isinstance(part, (tuple, list)) and len(part) == 2):
             raise DataFileError(f"{path}: the {name} data is not an (x, y) pair")
         x, y = part
+        if isinstance(x, list) and isinstance(y, list):
+            x, y = _from_lists(x, y, name, path)
         if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
             raise DataFileError(
-                f"{path}: the {name} images and labels must be numpy arrays, "
-                f"found {type(x).__name__} and {type(y).__name__}")
+                f"{path}: the {name} images and labels must be numpy arrays (or "
+                f"lists of them), found {type(x).__name__} and {type(y).__name__}"
+                f"{_remake_hint(path)}")
         if x.ndim != 2 or x.shape[1] != 784:
             raise DataFileError(
                 f"{path}: {name} images have shape {x.shape}, expected (n, 784)")
@@ -201,6 +211,35 @@ def check_book_format(data: Any, path: Path):
         checked.append((x.astype(np.float32, copy=False),
                         y.astype(np.int64, copy=False)))
     return tuple(checked)
+
+
+def _from_lists(x: list, y: list, name: str, path: Path):
+    """Images and labels as the book's expand_mnist.py writes them, a list of
+    784-pixel arrays and a list of integer labels, as two arrays."""
+    if len(x) != len(y):
+        raise DataFileError(f"{path}: {len(x)} {name} images but {len(y)} labels"
+                            f"{_remake_hint(path)}")
+    for image in x:
+        if not (isinstance(image, np.ndarray) and image.size == 784
+                and image.dtype.kind in "uif"):
+            raise DataFileError(
+                f"{path}: a list of {name} images must hold arrays of 784 real "
+                f"pixels, found {type(image).__name__} {getattr(image, 'shape', '')}"
+                f"{_remake_hint(path)}")
+    for label in y:
+        if not isinstance(label, (int, np.integer)) or isinstance(label, bool):
+            raise DataFileError(
+                f"{path}: a list of {name} labels must hold integers, found "
+                f"{type(label).__name__}{_remake_hint(path)}")
+    images = (np.stack([image.reshape(784) for image in x]) if x
+              else np.zeros((0, 784), np.float32))
+    return images, np.array(y, dtype=np.int64).reshape(len(y))
+
+
+def _remake_hint(path: Path) -> str:
+    """How to make the expanded file again, for a message about it."""
+    return ("; make it again with python expand_mnist.py --force"
+            if Path(path).name == "mnist_expanded.pkl.gz" else "")
 
 
 #### Safe pickles
@@ -430,8 +469,9 @@ class _DataUnpickler(pickle._Unpickler):
     for _code, _load in list(dispatch.items()):
         def _counted(self, _load=_load):
             self.steps += 1
-            if self.steps > MAX_PICKLE_STEPS:
-                raise _Refused(f"more than {MAX_PICKLE_STEPS:,} pickle steps")
+            if self.steps > MAX_PICKLE_STEPS + self.source.used // BYTES_PER_STEP:
+                raise _Refused(f"more than {self.steps - 1:,} pickle steps for its "
+                               f"{self.source.used:,} bytes")
             _load(self)
         dispatch[_code] = _counted
     del _sized, _code, _load, _counted

@@ -341,7 +341,7 @@ BAD_VALUES = {
                                            "finite intensities"),
     "complex pixels": (with_part(x=pixels(0.5, np.complex64)), "'c8' is not a plain"),
     "images as a list of arrays": (with_part(x=list(np.zeros((3, 784)))),
-                                   "must be numpy arrays, found list"),
+                                   r"must be numpy arrays \(or lists of them\), found list"),
     "labels as a tuple": (with_part(y=(0, 1, 2)), "must be numpy arrays.*tuple"),
     "images of 783 pixels": (with_part(x=np.zeros((3, 783))), r"shape \(3, 783\)"),
     "labels of the wrong length": (with_part(y=np.arange(2)), r"labels have shape \(2,\)"),

@@ -263,6 +263,43 @@ def test_python2_pickle_like_the_books_file_loads(tmp_path):
         np.testing.assert_array_equal(y, part[1])
 
 
+def books_expanded_file(path, training, validation, test, dump):
+    """The expanded file as the book's expand_mnist.py writes it: the
+    training images and labels as lists, one array and one numpy integer
+    each, the other two parts as arrays."""
+    images, labels = list(training[0]), list(training[1])
+    buffer = io.BytesIO()
+    dump(([images, labels], validation, test), buffer)
+    path.write_bytes(gzip.compress(buffer.getvalue()))
+    return path
+
+
+@pytest.mark.parametrize("dump", [
+    lambda obj, f: pickle.dump(obj, f),                        # a Python 3 port
+    lambda obj, f: Python2Pickler(f, protocol=2).dump(obj),   # the book's, under Python 2
+], ids=["python3", "python2"])
+def test_the_expanded_file_the_books_script_writes_loads(tmp_path, dump):
+    rng = np.random.default_rng(1)
+    training = (rng.random((6, 784), dtype=np.float32), rng.integers(0, 10, 6))
+    other = (rng.random((2, 784), dtype=np.float32), np.arange(2, dtype=np.int64))
+    path = books_expanded_file(tmp_path / "mnist_expanded.pkl.gz", training, other, other, dump)
+    (x, y), (vx, vy), _ = mnist_loader.load_data(path)
+    assert x.dtype == np.float32 and x.shape == (6, 784) and y.dtype == np.int64
+    np.testing.assert_array_equal(x, training[0])
+    np.testing.assert_array_equal(y, training[1])
+    np.testing.assert_array_equal(vx, other[0])
+
+
+def test_a_wrong_expanded_file_says_how_to_make_it_again(tmp_path):
+    training = ([np.zeros(784, np.float32), np.zeros(783, np.float32)], [1, 2])
+    other = (np.zeros((1, 784), np.float32), np.zeros(1, np.int64))
+    path = tmp_path / "mnist_expanded.pkl.gz"
+    data_files.write_pickle(path, (training, other, other))
+    with pytest.raises(DataFileError, match=r"arrays of 784 real pixels, found ndarray \(783,\); "
+                                            r"make it again with python expand_mnist.py --force"):
+        mnist_loader.load_data(path)
+
+
 def test_missing_named_file_gives_a_clear_error(tmp_path):
     with pytest.raises(DataFileError, match="no such data file.*expand_mnist.py"):
         mnist_loader.load_data(tmp_path / "mnist_expanded.pkl.gz")
