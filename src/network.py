@@ -114,10 +114,11 @@ class Network:
         # New arrays, as the book's step makes (an old reference keeps the old
         # values): w - (eta/m)*nw, computed in the gradient's own arrays, so
         # the step allocates no array beyond what backprop returned.
-        for nw in nabla_w:
+        for nw, nb in zip(nabla_w, nabla_b):
             nw *= eta / m
+            nb *= eta / m
         self.weights = [np.subtract(w, nw, out=nw) for w, nw in zip(self.weights, nabla_w)]
-        self.biases = [b - (eta / m) * nb for b, nb in zip(self.biases, nabla_b)]
+        self.biases = [np.subtract(b, nb, out=nb) for b, nb in zip(self.biases, nabla_b)]
 
     def backprop(self, x, y):
         """Return ``(nabla_b, nabla_w)``, the gradient of the cost C_x, shaped

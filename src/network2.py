@@ -286,11 +286,12 @@ class Network:
         # New arrays, as the book's step makes (an old reference keeps the old
         # values): (1 - eta*lmbda/n)*w - (eta/m)*nw, the subtraction written
         # into the gradient's own arrays to save one allocation a layer.
-        for nw in nabla_w:
+        for nw, nb in zip(nabla_w, nabla_b):
             nw *= eta / m
+            nb *= eta / m
         self.weights = [np.subtract((1 - eta * (lmbda / n)) * w, nw, out=nw)
                         for w, nw in zip(self.weights, nabla_w)]
-        self.biases = [b - (eta / m) * nb for b, nb in zip(self.biases, nabla_b)]
+        self.biases = [np.subtract(b, nb, out=nb) for b, nb in zip(self.biases, nabla_b)]
 
     def backprop(self, x, y):
         """Return ``(nabla_b, nabla_w)``, the gradient of the cost C_x
