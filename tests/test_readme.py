@@ -66,3 +66,10 @@ def test_the_readmes_epoch_lines_come_from_its_commands():
 
 def test_the_readme_says_the_later_counts_depend_on_the_blas():
     assert "BLAS" in README.read_text().split("## The book's session", 1)[1].split("##")[0]
+
+
+def test_the_readmes_better_network_command_is_the_one_classify_shows():
+    """The command that trains a network for classify.py's --net is written
+    once, in classify.py (whose tests run it); the README shows the same."""
+    import classify
+    assert classify.TRAIN_A_BETTER_NET in README.read_text()
