@@ -34,6 +34,11 @@ def test_chapter1_one_epoch_of_each_experiment(tmp_path, capsys):
     assert accuracy["[784, 100, 10], eta 0.001"] < 40.0  # far too slow
     assert accuracy["[784, 30, 10], eta 100.0"] < 40.0   # far too large
     assert accuracy["average darkness"] == 22.25
+    # Seed 3's [784, 100, 10] (64.46% after one epoch, never answering 1, 8
+    # or 9) gets the note on the plateau; [784, 30, 10] (90.55%) gets none.
+    assert printed.count("Note: ") == 1
+    assert "Note: in 1 epoch this run of [784, 100, 10], eta 3.0 (seed 3)" in \
+        " ".join(printed.split())
     darkness_row = next(line for line in table.splitlines() if "average darkness" in line)
     assert darkness_row.endswith("| 1 (-) |")  # deterministic: no seed to report
     assert (tmp_path / "table.md").read_text().count("\n| ") == len(by_name) + 1
@@ -71,14 +76,69 @@ def test_the_hard_images_are_ones_the_network_gets_wrong(tmp_path):
     assert outputs == sorted(outputs)  # the smallest output for the right digit first
 
 
-def test_a_stalled_run_gets_a_note_and_a_short_one_does_not():
-    stuck = [80.0] + [87.17] * 29
-    note = chapter1.stall_note([784, 100, 10], 3.0, stuck)
-    assert "87.17%" in note and "96.59%" in note and "book warns" in note
-    assert chapter1.stall_note([784, 100, 10], 3.0, [96.0] * 30) is None
-    assert chapter1.stall_note([784, 100, 10], 3.0, [75.0] * 2) is None  # still learning
-    assert chapter1.stall_note([784, 100, 10], 0.001, [20.0] * 30) is None  # no book best
+def test_a_run_on_a_plateau_gets_a_note_that_says_why():
+    """A quick look whose network never answers some digits: the note names
+    them, the seed and the run's best against the book's, explains the
+    saturated output neurons, and says a short run cannot tell a stall from
+    a slow start."""
+    note = chapter1.stall_note([784, 100, 10], 3.0, [57.67, 74.96, 76.15, 76.52, 77.12],
+                               silent=[3, 6], seed=12345678)
+    flat = " ".join(note.split())  # the note is wrapped to 79 columns
+    assert flat.startswith("Note: in 5 epochs this run of [784, 100, 10], eta 3.0 "
+                           "(seed 12345678) got no further")
+    assert "77.12%, against the book's 96.59%" in flat
+    assert "almost never answers 3 or 6: those output neurons have saturated" in flat
+    assert "quadratic cost" in flat and "learning slowdown" in flat
+    assert "cannot tell a stall from a slow start" in flat
+    assert "run --epochs 30 --runs 3 (the defaults) or try another --seed" in flat
+    assert all(len(line) <= 79 for line in note.splitlines())
+    three = " ".join(chapter1.stall_note([784, 100, 10], 3.0, [57.25] * 5,
+                                         silent=[1, 3, 8]).split())
+    assert "never answers 1, 3 or 8" in three and "(seed" not in three
 
+
+def test_a_long_stalled_run_gets_a_note_without_the_short_run_caveat():
+    stuck = [80.0] + [87.17] * 29
+    note = " ".join(chapter1.stall_note([784, 100, 10], 3.0, stuck, silent=[0]).split())
+    assert "87.17%, against the book's 96.59%" in note
+    assert "never answers 0: that output neuron has saturated" in note
+    assert "slow start" not in note and "try another --seed" in note
+    # Ten epochs or more far below the book's figure are a stall even when
+    # every digit gets answered.
+    plain = " ".join(chapter1.stall_note([784, 30, 10], 3.0, [85.0] * 10).split())
+    assert "85.00%, against the book's 95.42%" in plain and "never answers" not in plain
+
+
+def test_no_note_for_a_run_near_the_book_or_still_climbing_or_without_a_figure():
+    assert chapter1.stall_note([784, 100, 10], 3.0, [96.0] * 30) is None
+    assert chapter1.stall_note([784, 100, 10], 3.0, [92.0] * 3, silent=[5]) is None
+    assert chapter1.stall_note([784, 100, 10], 3.0, [75.0] * 2) is None  # still learning
+    assert chapter1.stall_note([784, 100, 10], 3.0, [75.0] * 9) is None
+    assert chapter1.stall_note([784, 100, 10], 0.001, [20.0] * 30, silent=[1]) is None
+    assert chapter1.stall_note([784, 100, 10], 3.0, []) is None
+
+
+def test_silent_digits_are_the_ones_answered_for_under_one_percent():
+    """A network built to answer the position of the one lit pixel among
+    the first ten: 3 is answered once in 200 (0.5%), 7 never."""
+    import numpy as np
+    import network
+
+    net = network.Network([784, 10, 10])
+    net.weights[0] = np.zeros((10, 784))
+    net.weights[0][:, :10] = 20 * np.eye(10)
+    net.biases[0] = np.full((10, 1), -10.0)
+    net.weights[1] = 20 * np.eye(10)
+    net.biases[1] = np.full((10, 1), -10.0)
+    lit = [d for d in range(10) if d not in (3, 7)] * 25
+    lit = lit[:199] + [3]
+    test_data = []
+    for d in lit:
+        x = np.zeros((784, 1))
+        x[d] = 1.0
+        test_data.append((x, d))
+    assert chapter1.silent_digits(net, test_data) == [3, 7]
+    assert chapter1.silent_digits(net, test_data[-100:]) == [7]  # 3: one in 100
 
 
 @pytest.mark.parametrize("argv, message", [
