@@ -22,18 +22,21 @@ Each layer has the book's two paths: the *dropout path*
 (``output_dropout``), used for training, zeroes each input with
 probability p_dropout; the *inference path* (``output``), used for
 accuracy, scales the weighted input by 1 - p_dropout instead, so that both
-see the same expected input.  A ``ConvPoolLayer`` computes what the book's
-does, gradient included: true convolution with the filters ``w`` held as
-the book holds them, and Theano's max-pooling gradient (``max_pool_2d``).
-After the same ``np.random.seed`` a network here is the book's network.
+see the same expected input.  The masks are drawn independently for each
+layer, step and run (``dropout_layer`` says how the book's were drawn).  A
+``ConvPoolLayer`` computes what the book's does, gradient included: true
+convolution with the filters ``w`` held as the book holds them, and
+Theano's max-pooling gradient (``max_pool_2d``).  After the same
+``np.random.seed`` a network here is the book's network.
 
 It runs on a CUDA GPU when there is one (``GPU = False`` below, or
 ``NNDL_FORCE_CPU=1``, keeps it on the CPU), in float32, the data on the
-device for the whole run (the book's shared variables).  For speed, SGD
-trains on one CPU thread (``CPU_TRAINING_THREADS``) and on a GPU replays
-its step as a CUDA graph (the last section).  Beyond the book:
-``Network.save`` and ``load`` (JSON and plain tensors: loading runs no
-code), and ``Network.predict``.
+device for the whole run (the book's shared variables).  For speed, every
+Network method that computes runs on one CPU thread (``CPU_TRAINING_THREADS``,
+``device_settings``), and on a GPU SGD replays its step as a CUDA graph
+(the last section).  Beyond the book: ``Network.save`` and ``load`` (JSON
+and plain tensors: loading runs no code), ``Network.predict``, and SGD's
+``early_stopping_n`` and ``eta_schedule_n`` (chapter 3's, as in network2).
 """
 
 #### Libraries
@@ -41,6 +44,7 @@ code), and ``Network.predict``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import numbers
 import os
@@ -106,42 +110,61 @@ else:
     print(f"network3: running on the CPU ({_why}).", file=sys.stderr)
 
 # Images per batch when measuring accuracy or predicting (the answers do
-# not depend on it): on the CPU batches of 100 stay in cache, 3.5x faster
-# than 1000 (basic_conv, 10,000 images: 0.29 s against 1.05 s).
-EVAL_BATCH_SIZE = 1000 if device.type == "cuda" else 100
+# not depend on it): on the CPU small batches stay in cache (basic_conv,
+# predict on 10,000 images, one thread, fastest of 3: 0.30 s in batches of
+# 128, 0.29 s of 100, 0.70 s of 1024).  Powers of two, for accuracy's sake.
+EVAL_BATCH_SIZE = 1024 if device.type == "cuda" else 128
 
-# Threads PyTorch uses on the CPU while SGD runs (None: PyTorch's setting;
-# the caller's is restored afterwards).  A mini-batch of 10 is too small to
-# share out: with PyTorch's default and another program busy on one core,
-# a shallow-net epoch took 99.5 s against 1.7 s on one thread.
+# Threads PyTorch uses on the CPU while network3 computes: in SGD and in
+# every other Network method that computes (None: PyTorch's setting).  A
+# mini-batch of 10 is too small to share out: with PyTorch's default and
+# another program busy on one core, a shallow-net epoch took 99.5 s against
+# 1.7 s on one thread.
 CPU_TRAINING_THREADS: int | None = 1
 
 
 @contextlib.contextmanager
-def _training_threads():
-    """Use CPU_TRAINING_THREADS threads inside (on the CPU), then restore."""
-    saved = torch.get_num_threads()
+def device_settings():
+    """Compute inside as network3 does, then give the caller's settings back.
+
+    On the CPU that is CPU_TRAINING_THREADS threads; on a GPU, full float32
+    (no TF32 shortcuts).  Each Network method that computes (feedforward,
+    update_mini_batch, SGD, accuracy, predict) runs inside, as the line
+    ``@with_device_settings`` above it says.
+    """
+    threads = torch.get_num_threads()
     if device.type == "cpu" and CPU_TRAINING_THREADS is not None:
         torch.set_num_threads(CPU_TRAINING_THREADS)
+    if device.type == "cuda":
+        conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+        precisions = conv.fp32_precision, matmul.fp32_precision
+        conv.fp32_precision = matmul.fp32_precision = "ieee"
     try:
         yield
     finally:
-        torch.set_num_threads(saved)
+        torch.set_num_threads(threads)
+        if device.type == "cuda":
+            conv.fp32_precision, matmul.fp32_precision = precisions
 
 
-@contextlib.contextmanager
-def _ieee_float32():
-    """On a GPU, compute in full float32 (no TF32 shortcuts) while inside."""
-    if device.type != "cuda":
-        yield
-        return
-    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
-    saved = conv.fp32_precision, matmul.fp32_precision
-    conv.fp32_precision = matmul.fp32_precision = "ieee"
-    try:
-        yield
-    finally:
-        conv.fp32_precision, matmul.fp32_precision = saved
+def with_device_settings(method):
+    """Make ``method`` run inside ``device_settings()``.  When the settings
+    are already in force, as when SGD calls accuracy, it runs at once (the
+    outer call gives the caller's settings back): a training step calls
+    two such methods, and entering device_settings costs about 1.9 us, 1.5%
+    of a shallow-net step (131 us) on our 2-core machine."""
+    @functools.wraps(method)
+    def method_with_device_settings(*args, **kwargs):
+        if device.type == "cuda":
+            in_force = (torch.backends.cudnn.conv.fp32_precision
+                        == torch.backends.cuda.matmul.fp32_precision == "ieee")
+        else:
+            in_force = CPU_TRAINING_THREADS in (None, torch.get_num_threads())
+        if in_force:
+            return method(*args, **kwargs)
+        with device_settings():
+            return method(*args, **kwargs)
+    return method_with_device_settings
 
 
 #### Load the MNIST data
@@ -217,9 +240,14 @@ class Network:
         self.validation_accuracies: list[float] = []
         self.test_accuracies: list[float | None] = []
         self.best_validation_accuracy = self.best_iteration = self.test_accuracy = None
+        # and, as network2 keeps them, the learning rate of each epoch and
+        # why training stopped early, if it did (early_stopping_n, eta_schedule_n)
+        self.eta_history: list[float] = []
+        self.stop_reason: str | None = None
         self.capture_used = False  # whether the last SGD ran as a CUDA graph
         self._side_stream = None  # CUDA only: where training steps are captured
 
+    @with_device_settings
     def feedforward(self, x: torch.Tensor | None,
                     x_dropout: torch.Tensor | None = None) -> None:
         """Pass images ``x`` (any number) along the inference path and/or the
@@ -236,8 +264,10 @@ class Network:
         if x_dropout is not None:
             self.output_dropout = self.layers[-1].output_dropout
 
+    @with_device_settings
     def SGD(self, training_data, epochs: int, mini_batch_size: int, eta: float,
-            validation_data, test_data, lmbda: float = 0.0) -> None:
+            validation_data, test_data, lmbda: float = 0.0, *,
+            early_stopping_n: int = 0, eta_schedule_n: int = 0) -> None:
         """Train by mini-batch stochastic gradient descent, as the book does.
 
         Each full mini-batch, in the data's order, is one step of
@@ -246,59 +276,90 @@ class Network:
         (``test_data`` may be None); they are kept as
         ``validation_accuracies``, ``test_accuracies`` (None where not
         measured), ``best_validation_accuracy``, ``best_iteration`` and
-        ``test_accuracy``.
+        ``test_accuracy``.  Both accuracies are ``accuracy``'s.
+
+        Not in the book, both off at 0 (chapter 3's rules, in network2's
+        words): ``early_stopping_n=n`` stops once n epochs in a row bring
+        no new best validation accuracy; ``eta_schedule_n=n`` halves eta
+        after n such epochs at one eta instead, stopping at eta/128.
+        ``eta_history`` holds the learning rate of every epoch run and
+        ``stop_reason`` says why training stopped early, if it did.  Also
+        not in the book: after each epoch's steps SGD calls ``after_epoch``,
+        for a subclass to measure what it likes.
         """
-        epochs, eta, lmbda = _check_sgd(self, epochs, mini_batch_size, eta, lmbda)
+        epochs, eta, lmbda, early_stopping_n, eta_schedule_n = _check_sgd(
+            self, epochs, mini_batch_size, eta, lmbda, early_stopping_n, eta_schedule_n)
         training_x, training_y = _on_device(self, training_data, "training_data")
-        validation_x, validation_y = _on_device(self, validation_data, "validation_data")
+        validation = _on_device(self, validation_data, "validation_data")
         if test_data is not None:
-            test_x, test_y = _on_device(self, test_data, "test_data")
+            test = _on_device(self, test_data, "test_data")
+            test_x = test[0]
             self.test_mb_predictions = lambda i: self.predict(
                 test_x[i * mini_batch_size:(i + 1) * mini_batch_size])
 
-        # how many full mini-batches each data set holds
+        # how many full mini-batches the training data holds
         num_training_batches = size(training_data) // mini_batch_size
-        num_validation_batches = size(validation_data) // mini_batch_size
-        num_test_batches = 0 if test_data is None else size(test_data) // mini_batch_size
 
         # Each step moves every parameter to param - eta*grad of the book's
         # regularized cost (update_mini_batch); on a GPU the steps are
         # replayed as a CUDA graph (the last section).
-        captured_steps = (CUDAGraphSteps(self, training_x, training_y, eta, lmbda,
-                                         num_training_batches)
-                          if self.capture and device.type == "cuda" else None)
+        def steps(eta):
+            return (CUDAGraphSteps(self, training_x, training_y, eta, lmbda,
+                                   num_training_batches)
+                    if self.capture and device.type == "cuda" else None)
+        captured_steps = steps(eta)
 
         # train, measuring accuracy after each epoch
         self.validation_accuracies, self.test_accuracies = [], []
         self.best_validation_accuracy = self.best_iteration = self.test_accuracy = None
-        with _ieee_float32(), _training_threads():
-            for epoch in range(epochs):
-                for minibatch_index in range(num_training_batches):
-                    iteration = num_training_batches * epoch + minibatch_index
-                    if iteration % 1000 == 0:
-                        print("Training mini-batch number {0}".format(iteration))
-                    if captured_steps is not None:
-                        captured_steps(minibatch_index)
-                    else:
-                        batch = slice(minibatch_index * mini_batch_size,
-                                      (minibatch_index + 1) * mini_batch_size)
-                        self.update_mini_batch(training_x[batch], training_y[batch],
-                                               eta, lmbda, num_training_batches)
-                validation_accuracy = self._accuracy(
-                    validation_x, validation_y, num_validation_batches * mini_batch_size)
-                print("Epoch {0}: validation accuracy {1:.2%}".format(
-                    epoch, validation_accuracy))
-                self.validation_accuracies.append(validation_accuracy)
-                self.test_accuracies.append(None)
-                if validation_accuracy >= (self.best_validation_accuracy or 0.0):
-                    print("This is the best validation accuracy to date.")
-                    self.best_validation_accuracy = validation_accuracy
-                    self.best_iteration = iteration
-                    if test_data is not None:
-                        self.test_accuracy = self.test_accuracies[-1] = self._accuracy(
-                            test_x, test_y, num_test_batches * mini_batch_size)
-                        print("The corresponding test accuracy is {0:.2%}".format(
-                            self.test_accuracy))
+        self.eta_history, self.stop_reason = [], None
+        best_accuracy, epochs_since_best, epochs_at_this_eta = -1.0, 0, 0
+        start_eta = eta
+        for epoch in range(epochs):
+            for minibatch_index in range(num_training_batches):
+                iteration = num_training_batches * epoch + minibatch_index
+                if iteration % 1000 == 0:
+                    print("Training mini-batch number {0}".format(iteration))
+                if captured_steps is not None:
+                    captured_steps(minibatch_index)
+                else:
+                    batch = slice(minibatch_index * mini_batch_size,
+                                  (minibatch_index + 1) * mini_batch_size)
+                    self.update_mini_batch(training_x[batch], training_y[batch],
+                                           eta, lmbda, num_training_batches)
+            self.eta_history.append(eta)
+            self.after_epoch(epoch, (training_x, training_y))
+            validation_accuracy = self.accuracy(validation)
+            print("Epoch {0}: validation accuracy {1:.2%}".format(
+                epoch, validation_accuracy))
+            self.validation_accuracies.append(validation_accuracy)
+            self.test_accuracies.append(None)
+            if validation_accuracy >= (self.best_validation_accuracy or 0.0):
+                print("This is the best validation accuracy to date.")
+                self.best_validation_accuracy = validation_accuracy
+                self.best_iteration = iteration
+                if test_data is not None:
+                    self.test_accuracy = self.test_accuracies[-1] = self.accuracy(test)
+                    print("The corresponding test accuracy is {0:.2%}".format(
+                        self.test_accuracy))
+            # Early stopping and the schedule, as network2 has them: count
+            # the epochs without a new best validation accuracy.
+            if validation_accuracy > best_accuracy:
+                best_accuracy, epochs_since_best, epochs_at_this_eta = validation_accuracy, 0, 0
+            else:
+                epochs_since_best += 1
+                epochs_at_this_eta += 1
+            if early_stopping_n and epochs_since_best >= early_stopping_n:
+                self.stop_reason = "early_stopping"
+                break
+            if eta_schedule_n and epochs_at_this_eta >= eta_schedule_n:
+                eta, epochs_at_this_eta = eta / 2, 0
+                if eta <= start_eta / 128:  # halving is exact in binary
+                    self.stop_reason = "eta_schedule"
+                    break
+                if captured_steps is not None:
+                    # a CUDA graph replays the eta it was captured with
+                    captured_steps = steps(eta)
         self.capture_used = captured_steps is not None and captured_steps.graph is not None
         print("Finished training network.")
         if self.best_iteration is not None:
@@ -307,6 +368,13 @@ class Network:
             if self.test_accuracy is not None:
                 print("Corresponding test accuracy of {0:.2%}".format(self.test_accuracy))
 
+    def after_epoch(self, epoch: int, training_data) -> None:
+        """Called by SGD after the steps of each epoch, before the validation
+        accuracy is measured, with the training data as (x, y) tensors on
+        the device.  It does nothing here; a subclass may record what it
+        likes (exercises6.ScheduledNetwork: the training accuracy)."""
+
+    @with_device_settings
     def update_mini_batch(self, x: torch.Tensor, y: torch.Tensor, eta: float,
                           lmbda: float, num_training_batches: int) -> None:
         """One step of gradient descent on the mini-batch (x, y).
@@ -328,36 +396,43 @@ class Network:
                 param.sub_(grad, alpha=eta)  # param -= eta * grad, with no temporary
 
     #### Accuracy and predictions
-    def _y_out(self, x: torch.Tensor) -> torch.Tensor:
-        """The digits the inference path sees in images x, in large batches."""
-        labels = [torch.zeros(0, dtype=torch.int64, device=x.device)]
-        with torch.no_grad():
-            for start in range(0, x.shape[0], EVAL_BATCH_SIZE):
-                self.feedforward(x[start:start + EVAL_BATCH_SIZE])
-                labels.append(self.layers[-1].y_out)
-        return torch.cat(labels)
-
-    def _accuracy(self, x: torch.Tensor, y: torch.Tensor, n: int) -> float:
-        """The fraction of the first n examples classified correctly: the
-        book's mean over mini-batches of the same size, with one transfer."""
-        return (self._y_out(x[:n]) == y[:n]).sum().item() / n
-
+    @with_device_settings
     def accuracy(self, data) -> float:
         """The accuracy on ``data``, an (x, y) pair, as SGD reports it: the
-        mean over its full mini-batches of the fraction classified right."""
+        fraction of its full mini-batches' examples classified right.
+
+        As in the book, the last layer's ``accuracy(y)`` measures each
+        batch: the fraction of the images just fed forward that it
+        classifies as y.  The batches are large, for speed (up to
+        EVAL_BATCH_SIZE images), and their fractions are combined weighted
+        by their sizes, in float64.  Each batch holds a power of two of
+        images, so that its fraction k/2**j is exact in binary: the sum is
+        then the exact count, and the result is count/n to the last bit.
+        """
         x, y = _on_device(self, data, "data")
         n = (size(data) // self.mini_batch_size) * self.mini_batch_size
-        with _ieee_float32():
-            return self._accuracy(x, y, n)
+        correct, start = 0.0, 0  # how many were classified right, in how many
+        with torch.no_grad():
+            while start < n:
+                batch = 1 << (min(n - start, EVAL_BATCH_SIZE).bit_length() - 1)
+                self.feedforward(x[start:start + batch])
+                correct = correct + self.layers[-1].accuracy(y[start:start + batch]) * batch
+                start += batch
+        return float(correct / n)
 
+    @with_device_settings
     def predict(self, x) -> np.ndarray:
         """The digits the trained network sees in images ``x``: a tensor or
         array of any number of images, one per row (shape (n, 784) for
         MNIST), or a single image.  Returns an int64 numpy array of n labels.
         """
         x = _images(self, torch.as_tensor(x, dtype=torch.float32).to(device))
-        with _ieee_float32():
-            return self._y_out(x).cpu().numpy()
+        labels = [torch.zeros(0, dtype=torch.int64, device=device)]
+        with torch.no_grad():
+            for start in range(0, x.shape[0], EVAL_BATCH_SIZE):
+                self.feedforward(x[start:start + EVAL_BATCH_SIZE])
+                labels.append(self.layers[-1].y_out)
+        return torch.cat(labels).cpu().numpy()
 
     #### Saving
     def save(self, filename: str | os.PathLike) -> None:
@@ -573,15 +648,32 @@ class SoftmaxLayer:
         return F.cross_entropy(self.z_dropout, net.y)
 
     def accuracy(self, y: torch.Tensor) -> torch.Tensor:
-        """The fraction of the latest inference batch classified as ``y``."""
-        return (y == self.y_out).float().mean()
+        """The fraction of the latest inference batch classified as ``y``,
+        in float64, as Theano's mean of the book's comparison gives it."""
+        return torch.eq(y, self.y_out).to(torch.float64).mean()
 
 
 #### Miscellanea
 def dropout_layer(layer: torch.Tensor, p_dropout: float,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Zero each entry of ``layer`` with probability ``p_dropout``; the others
-    are kept unscaled."""
+    are kept unscaled.
+
+    The masks are drawn otherwise than the book's.  The book's
+    dropout_layer gives each layer a random stream of its own, seeded with
+    one constant: layers whose inputs have the same shape get the same mask
+    at every step (masks of other shapes begin with the same draws), and
+    every run, each member of an ensemble included, sees the same sequence
+    of masks whatever ``np.random.seed`` was.  Here every mask is a new
+    draw, independent between layers, steps and runs: from the network's
+    own generator when it was built with ``seed=`` (a run then repeats
+    exactly), else from torch's global one.  Independent masks are what
+    dropout means (each step trains a randomly thinned network, each
+    layer's thinning its own), and they let ensemble members differ in
+    their masks as well as their initial weights; the book's masks
+    themselves could not be reproduced anyway, PyTorch's generators not
+    being Theano's.
+    """
     if p_dropout == 0.0:
         return layer
     mask = torch.empty_like(layer).bernoulli_(1.0 - p_dropout, generator=generator)
@@ -814,12 +906,15 @@ def _check_layers(layers: list, mini_batch_size: int) -> None:
                 f"(shape {out_shape}) per example")
 
 
-def _check_sgd(net: Network, epochs, mini_batch_size, eta, lmbda) -> tuple[int, float, float]:
+def _check_sgd(net: Network, epochs, mini_batch_size, eta, lmbda, early_stopping_n,
+               eta_schedule_n) -> tuple[int, float, float, int, int]:
     """SGD's arguments, refused in the words of network.py and network2.py."""
     epochs = _check_count("epochs", epochs, 0)
     mini_batch_size = _check_count("mini_batch_size", mini_batch_size, 1)
     eta = _check_number("eta (the learning rate)", eta)
     lmbda = _check_number("lmbda (the regularization parameter)", lmbda)
+    early_stopping_n = _check_count("early_stopping_n", early_stopping_n, 0)
+    eta_schedule_n = _check_count("eta_schedule_n", eta_schedule_n, 0)
     if mini_batch_size != net.mini_batch_size:
         raise ValueError(
             f"SGD was given mini_batch_size={mini_batch_size}, but the network "
@@ -828,7 +923,7 @@ def _check_sgd(net: Network, epochs, mini_batch_size, eta, lmbda) -> tuple[int, 
         raise ValueError(
             f"the last layer ({type(net.layers[-1]).__name__}) defines no "
             f"cost; end the network with a SoftmaxLayer")
-    return epochs, eta, lmbda
+    return epochs, eta, lmbda, early_stopping_n, eta_schedule_n
 
 
 def _check_count(name, value, minimum):

@@ -23,6 +23,12 @@ runs) while another process keeps one core busy, against the same epoch
 after ``torch.set_num_threads(1)``.  The goal is a ratio of at most 1.2.
 For contrast it also times the default threads with network3's choice
 turned off (``CPU_TRAINING_THREADS = None``), on fewer images as it is slow.
+Then, with the same core busy, the methods that compute off SGD
+(``predict`` on the test images, ``test_mb_predictions`` on ``--mb-calls``
+mini-batches of 10, ``accuracy`` on the validation images), each with the
+caller at PyTorch's default threads: with network3's choice turned off
+(``CPU_TRAINING_THREADS = None``: PyTorch's threads, as these methods ran
+before network3 held them to its setting too) against network3's setting.
 The busy process is a bounded Python loop, killed at the end.
 
 CUDA (when a GPU is present): training steps per second at mini-batch 10
@@ -32,7 +38,7 @@ round-trips on the GPU.
 
     python tests/benchmark_network3.py [--threads 1] [--repeats 3]
         [--nets shallow basic_conv dbl_conv_relu]
-        [--busy-images 10000] [--skip-hand-loop]
+        [--busy-images 10000] [--mb-calls 20] [--skip-hand-loop]
 """
 
 from __future__ import annotations
@@ -205,7 +211,7 @@ def cpu_comparison(names, data, repeats: int) -> None:
               f"{'':>12}{pooling}")
 
 
-def busy_core_comparison(names, data, n_images: int, repeats: int) -> None:
+def busy_core_comparison(names, data, n_images: int, repeats: int, mb_calls: int) -> None:
     """Default threads against one thread, with one core kept busy."""
     training_data, validation_data, test_data = data
     n_eval, n_unlimited = min(n_images, 1000), max(MB, n_images // 5)
@@ -248,10 +254,55 @@ def busy_core_comparison(names, data, n_images: int, repeats: int) -> None:
             print(f"{name:<12} {min(default):>12.2f} {min(one):>13.2f} "
                   f"{min(default) / min(one):>7.3f}   {unlimited:.2f} s / {small:.2f} s "
                   f"= {unlimited / small:.1f}x")
+        off_sgd_comparison(names, data, n_eval, repeats, mb_calls, saved_choice)
     finally:
         busy.kill()
         busy.wait()
         torch.set_num_threads(saved_threads)
+
+
+def off_sgd_comparison(names, data, n_eval: int, repeats: int, mb_calls: int,
+                       choice) -> None:
+    """Off SGD, the caller at PyTorch's default threads: network3's methods
+    with CPU_TRAINING_THREADS = None against network3's ``choice``."""
+    training_data, validation_data, test_data = data
+    test_x = test_data[0][:n_eval]
+    validation = (validation_data[0][:n_eval], validation_data[1][:n_eval])
+
+    def timed(task, threads_choice) -> float:
+        torch.set_num_threads(DEFAULT_THREADS)
+        network3.CPU_TRAINING_THREADS = threads_choice
+        try:
+            start = time.perf_counter()
+            task()
+            return time.perf_counter() - start
+        finally:
+            network3.CPU_TRAINING_THREADS = choice
+
+    print(f"\nOff SGD, the same core busy, the caller at PyTorch's default "
+          f"{DEFAULT_THREADS} thread(s): CPU_TRAINING_THREADS = None (PyTorch's "
+          f"threads) against network3's {choice}; fastest of {repeats} and median")
+    print(f"{'network':<12} {'method':<40} {'None (s)':>9} {f'{choice} (s)':>9} "
+          f"{'ratio (min)':>12} {'ratio (median)':>15}  ms per call (min), None / {choice}")
+    for name in names:
+        net = make_network(name, seed=1)
+        with contextlib.redirect_stdout(io.StringIO()):  # 0 epochs: sets test_mb_predictions
+            net.SGD((training_data[0][:MB], training_data[1][:MB]), 0, MB, ETA,
+                    validation, (test_x, test_data[1][:n_eval]))
+        tasks = {
+            f"predict ({n_eval:,} images)": (lambda: net.predict(test_x), 1),
+            f"test_mb_predictions ({mb_calls} x {MB} images)":
+                (lambda: [net.test_mb_predictions(i) for i in range(mb_calls)], mb_calls),
+            f"accuracy ({n_eval:,} images)": (lambda: net.accuracy(validation), 1)}
+        for method, (task, calls) in tasks.items():
+            default, ours = [], []
+            for _ in range(repeats):
+                default.append(timed(task, None))
+                ours.append(timed(task, choice))
+            print(f"{name:<12} {method:<40} {min(default):>9.3f} {min(ours):>9.3f} "
+                  f"{min(default) / min(ours):>12.1f} "
+                  f"{statistics.median(default) / statistics.median(ours):>15.1f}  "
+                  f"{1000 * min(default) / calls:.1f} / {1000 * min(ours) / calls:.1f}")
 
 
 def cuda_comparison(names, data) -> None:
@@ -300,6 +351,8 @@ def main() -> None:
                         choices=list(HYPERPARAMETERS))
     parser.add_argument("--busy-images", type=int, default=10000,
                         help="training images for the busy-core comparison (default 10000)")
+    parser.add_argument("--mb-calls", type=int, default=20,
+                        help="test_mb_predictions calls timed off SGD (default 20)")
     parser.add_argument("--skip-hand-loop", action="store_true",
                         help="skip the comparison with the hand-written loop")
     args = parser.parse_args()
@@ -308,7 +361,7 @@ def main() -> None:
     if network3.device.type == "cpu":
         if not args.skip_hand_loop:
             cpu_comparison(args.nets, data, args.repeats)
-        busy_core_comparison(args.nets, data, args.busy_images, args.repeats)
+        busy_core_comparison(args.nets, data, args.busy_images, args.repeats, args.mb_calls)
     else:
         cuda_comparison(args.nets, data)
         print("\n(for the CPU comparison, run again with NNDL_FORCE_CPU=1)")

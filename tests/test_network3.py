@@ -324,6 +324,26 @@ def test_dropout_scaling_on_both_paths():
                                        rtol=1e-4, atol=1e-7)
 
 
+def test_dropout_masks_are_independent_between_layers_and_steps():
+    """The book seeds every dropout layer's stream alike, so its layers with
+    inputs of one shape drop the same units; here each mask is a new draw."""
+    mb, n = 4, 50
+    net = Network([FullyConnectedLayer(n_in=n, n_out=n, p_dropout=0.5),
+                   FullyConnectedLayer(n_in=n, n_out=n, p_dropout=0.5),
+                   SoftmaxLayer(n_in=n, n_out=3, p_dropout=0.5)], mb, seed=0)
+    ones = torch.ones(mb, n, device=DEV)
+
+    def masks():
+        with torch.no_grad():
+            net.feedforward(None, ones)
+        return [layer.inpt_dropout != 0 for layer in net.layers]  # inputs are never 0
+
+    first, second = masks(), masks()
+    assert not torch.equal(first[1], first[2])      # same shape, other layer
+    assert not torch.equal(first[0], second[0])     # same layer, next step
+    assert 0.3 < first[2].float().mean().item() < 0.7
+
+
 def test_no_dropout_leaves_the_input_alone():
     x = torch.rand(5, 6, device=DEV)
     assert network3.dropout_layer(x, 0.0) is x
@@ -540,37 +560,196 @@ def test_runs_repeat_with_the_same_seeds():
     assert all(torch.equal(a, b) for a, b in zip(own, own_again))
 
 
-def test_sgd_picks_its_cpu_threads_and_restores_the_callers():
-    """SGD trains on CPU_TRAINING_THREADS threads on a CPU, and the caller's
-    setting is back afterwards, also when training is interrupted."""
-    seen = []
+class WatchedLayer(FullyConnectedLayer):
+    """A fully connected layer that notes PyTorch's thread count (and, on a
+    GPU, its float32 matmul precision) each time it computes, and raises
+    KeyboardInterrupt when told to."""
 
-    def counting_sigmoid(z):
-        seen.append(torch.get_num_threads())
-        return torch.sigmoid(z)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen, self.interrupt = [], False
 
+    def set_inpt(self, inpt, inpt_dropout, mini_batch_size):
+        self.seen.append((torch.get_num_threads(), torch.backends.cuda.matmul.fp32_precision))
+        if self.interrupt:
+            raise KeyboardInterrupt
+        super().set_inpt(inpt, inpt_dropout, mini_batch_size)
+
+
+ENTRY_POINTS = {
+    "feedforward": lambda net, x, y: net.feedforward(x[:7], x[:4]),
+    "update_mini_batch": lambda net, x, y: net.update_mini_batch(x[:4], y[:4], 0.1, 0.0, 10),
+    "SGD": lambda net, x, y: quiet(net.SGD, (x, y), 2, 4, 0.1, (x, y), (x, y)),
+    "accuracy": lambda net, x, y: net.accuracy((x, y)),
+    "predict": lambda net, x, y: net.predict(x),
+    "test_mb_predictions": lambda net, x, y: net.test_mb_predictions(3),
+}
+
+
+@pytest.mark.parametrize("entry_point", ENTRY_POINTS)
+def test_each_entry_point_computes_under_network3s_settings_and_restores_the_callers(
+        entry_point):
+    """On a CPU, CPU_TRAINING_THREADS threads inside (on a GPU, full float32);
+    the caller's settings back afterwards, also after an interruption.  SGD
+    runs two epochs: the accuracy it measures after the first must not give
+    the caller's threads back to the second."""
     x, y = shared(*synthetic(40, n_in=6, classes=3, seed=14))
     saved = torch.get_num_threads()
     callers = 3 if saved != 3 else 2
+    precision = torch.backends.cuda.matmul.fp32_precision
+    expected = ((network3.CPU_TRAINING_THREADS, precision) if DEV.type == "cpu"
+                else (callers, "ieee"))
     torch.set_num_threads(callers)
     try:
-        net = Network([FullyConnectedLayer(n_in=6, n_out=5, activation_fn=counting_sigmoid),
-                       SoftmaxLayer(n_in=5, n_out=3)], 4)
-        quiet(net.SGD, (x, y), 1, 4, 0.1, (x, y), None)
+        layer = WatchedLayer(n_in=6, n_out=5)
+        net = Network([layer, SoftmaxLayer(n_in=5, n_out=3)], 4)
+        quiet(net.SGD, (x, y), 0, 4, 0.1, (x, y), (x, y))  # sets test_mb_predictions
+        layer.seen.clear()
+        ENTRY_POINTS[entry_point](net, x, y)
+        assert layer.seen and set(layer.seen) == {expected}
         assert torch.get_num_threads() == callers
-        expected = network3.CPU_TRAINING_THREADS if DEV.type == "cpu" else callers
-        assert len(seen) > 10 and set(seen) == {expected}
-
-        def interrupted(z):
-            if len(seen) > 20:
-                raise KeyboardInterrupt
-            return counting_sigmoid(z)
-        net.layers[0].activation_fn = interrupted
+        assert torch.backends.cuda.matmul.fp32_precision == precision
+        layer.interrupt = True
         with pytest.raises(KeyboardInterrupt):
-            quiet(net.SGD, (x, y), 1, 4, 0.1, (x, y), None)
+            ENTRY_POINTS[entry_point](net, x, y)
         assert torch.get_num_threads() == callers
+        assert torch.backends.cuda.matmul.fp32_precision == precision
     finally:
         torch.set_num_threads(saved)
+
+
+def test_sgd_counts_accuracy_with_the_last_layers_accuracy(monkeypatch):
+    """SGD's validation and test accuracies, and Network.accuracy, are the
+    last layer's accuracy(y) combined over batches: a subclass's and a
+    replaced SoftmaxLayer.accuracy change what SGD prints and records."""
+    x, y = shared(*synthetic(30, n_in=6, classes=3, seed=17))
+
+    class QuarterRight(SoftmaxLayer):
+        def accuracy(self, y):
+            return 0.25
+
+    def run(softmax_type):
+        np.random.seed(0)
+        net = Network([FullyConnectedLayer(n_in=6, n_out=5), softmax_type(n_in=5, n_out=3)], 5)
+        return net, quiet(net.SGD, (x, y), 1, 5, 0.1, (x, y), (x, y))
+
+    net, lines = run(QuarterRight)
+    assert "Epoch 0: validation accuracy 25.00%" in lines
+    assert "The corresponding test accuracy is 25.00%" in lines
+    assert net.validation_accuracies == [0.25] and net.test_accuracy == 0.25
+    assert net.accuracy((x, y)) == 0.25
+    monkeypatch.setattr(SoftmaxLayer, "accuracy", lambda self, y: torch.tensor(0.75))
+    net, lines = run(SoftmaxLayer)
+    assert "Epoch 0: validation accuracy 75.00%" in lines
+    assert net.validation_accuracies == [0.75] and net.test_accuracy == 0.75
+    monkeypatch.undo()
+    net, _ = run(SoftmaxLayer)
+    assert net.validation_accuracies[0] not in (0.25, 0.75)
+
+
+@pytest.mark.parametrize("eval_batch_size", [network3.EVAL_BATCH_SIZE, 100, 7])
+@pytest.mark.parametrize("n", [30, 70, 130, 1000, 2490])
+def test_accuracy_is_the_count_right_over_n(n, eval_batch_size, monkeypatch):
+    """The batches' float64 fractions, weighted by their sizes, give exactly
+    the number classified right over the number of examples."""
+    monkeypatch.setattr(network3, "EVAL_BATCH_SIZE", eval_batch_size)
+    net = small_conv_net(mb=10)
+    with torch.no_grad():
+        net.layers[-1].w.normal_(generator=torch.Generator(device=DEV).manual_seed(0))
+    x, y = synthetic(n + 7, n_in=144, classes=4, seed=18)
+    right = int((net.predict(x[:n]) == y[:n]).sum())
+    assert 0 < right < n
+    assert net.accuracy(shared(x, y)) == right / n
+    assert isinstance(net.accuracy(shared(x, y)), float)
+    net.feedforward(shared(x, y)[0][:n])
+    assert net.layers[-1].accuracy(shared(x, y)[1][:n]).dtype == torch.float64
+
+
+def test_accuracy_adds_whole_counts(monkeypatch):
+    """7 right of a batch of 100 is 0.07 in float64, and 0.07*100 is
+    7.000000000000001: batches of powers of two keep each count whole."""
+    monkeypatch.setattr(network3, "EVAL_BATCH_SIZE", 100)
+    net = small_conv_net(mb=10)
+    x, _ = synthetic(130, n_in=144, classes=4, seed=18)
+    predictions = net.predict(x)
+    y = (predictions + 1) % 4                       # every label wrong ...
+    right = [3, 11, 20, 42, 57, 80, 99]
+    y[right] = predictions[right]                   # ... but 7 of the first 100
+    assert 0.07 * 100 != 7
+    assert net.accuracy(shared(x, y)) == 7 / 130
+
+
+class ScriptedAccuracy:
+    """Makes a network's accuracy return the numbers of ``script`` in turn."""
+
+    def __init__(self, script):
+        self.script = list(script)
+
+    def __call__(self, *args, **kwargs):
+        return self.script.pop(0)
+
+
+SCRIPT = [0.50, 0.60, 0.60, 0.55, 0.60, 0.70, 0.70, 0.70, 0.65, 0.80, 0.80, 0.80,
+          0.80, 0.80, 0.80, 0.80, 0.80, 0.80, 0.80, 0.80, 0.80, 0.80, 0.80, 0.80]
+
+
+@pytest.mark.parametrize("early_stopping_n, eta_schedule_n",
+                         [(0, 0), (2, 0), (3, 0), (0, 1), (0, 2), (4, 1), (3, 2)])
+def test_early_stopping_and_schedule_follow_network2s_rules(early_stopping_n, eta_schedule_n):
+    """The same scripted validation accuracies give network3's SGD the same
+    learning rates and the same stop as network2's."""
+    import network2
+    n_epochs = len(SCRIPT) - 1
+
+    net2 = network2.Network([6, 3], seed=0)
+    net2.accuracy = ScriptedAccuracy(SCRIPT)
+    x2, y2 = synthetic(4, n_in=6, classes=3, seed=19)
+    training = [(xi.reshape(6, 1).astype(np.float64), np.eye(3)[yi].reshape(3, 1))
+                for xi, yi in zip(x2, y2)]
+    evaluation = [(xi.reshape(6, 1).astype(np.float64), int(yi)) for xi, yi in zip(x2, y2)]
+    quiet(net2.SGD, training, n_epochs, 2, 1.0, evaluation_data=evaluation,
+          early_stopping_n=early_stopping_n, eta_schedule_n=eta_schedule_n)
+
+    net3 = fc_softmax_net(2)
+    net3.accuracy = ScriptedAccuracy(SCRIPT)
+    x, y = shared(*synthetic(4, n_in=6, classes=3, seed=19))
+    quiet(net3.SGD, (x, y), n_epochs, 2, 1.0, (x, y), None,
+          early_stopping_n=early_stopping_n, eta_schedule_n=eta_schedule_n)
+
+    assert net3.eta_history == net2.eta_history
+    assert net3.stop_reason == net2.stop_reason
+    assert net3.validation_accuracies == SCRIPT[:len(net3.eta_history)]
+    if early_stopping_n == eta_schedule_n == 0:
+        assert len(net3.eta_history) == n_epochs and net3.stop_reason is None
+    else:
+        assert net3.stop_reason is not None
+
+
+def test_a_lowered_eta_is_the_eta_of_the_next_steps(monkeypatch):
+    etas = []
+    original = Network.update_mini_batch
+
+    def recording(self, x, y, eta, lmbda, num_training_batches):
+        etas.append(eta)
+        original(self, x, y, eta, lmbda, num_training_batches)
+    monkeypatch.setattr(Network, "update_mini_batch", recording)
+    net = fc_softmax_net(2)
+    net.accuracy = ScriptedAccuracy([0.5, 0.5, 0.5, 0.6, 0.6])
+    x, y = shared(*synthetic(6, n_in=6, classes=3, seed=20))
+    quiet(net.SGD, (x, y), 5, 2, 0.8, (x, y), None, eta_schedule_n=1)
+    assert net.eta_history == [0.8, 0.8, 0.4, 0.2, 0.2]
+    assert etas == [eta for eta in net.eta_history for _ in range(3)]
+
+
+def test_sgd_options_are_checked():
+    net = fc_softmax_net(2)
+    x, y = shared(*synthetic(6, n_in=6, classes=3, seed=20))
+    for name in ("early_stopping_n", "eta_schedule_n"):
+        for bad in (-1, 1.5, True, "2"):
+            with pytest.raises(ValueError, match=f"{name} must be an integer >= 0"):
+                net.SGD((x, y), 1, 2, 0.1, (x, y), None, **{name: bad})
+    with pytest.raises(TypeError):
+        net.SGD((x, y), 1, 2, 0.1, (x, y), None, 0.0, 3)  # keyword-only
 
 
 def test_training_runs_through_the_public_pieces(monkeypatch):
@@ -628,6 +807,24 @@ def test_cuda_graph_trains_like_eager_steps():
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     assert nets[0].validation_accuracies == pytest.approx(nets[1].validation_accuracies,
                                                           abs=0.01)
+
+
+@needs_cuda
+def test_cuda_graph_steps_with_the_lowered_eta():
+    """When the schedule halves eta, the steps that follow are captured anew
+    with it: training matches eager steps at the same learning rates."""
+    x, y = shared(*synthetic(400, n_in=144, classes=4, seed=12))
+    nets = []
+    for capture in (False, True):
+        net = small_conv_net(mb=4, p_dropout=0.0)
+        net.capture = capture
+        net.accuracy = ScriptedAccuracy([0.5, 0.5, 0.5, 0.5])
+        quiet(net.SGD, (x, y), 4, 4, 0.4, (x, y), None, eta_schedule_n=1)
+        nets.append(net)
+    assert nets[1].capture_used and not nets[0].capture_used
+    assert nets[0].eta_history == nets[1].eta_history == [0.4, 0.4, 0.2, 0.1]
+    for a, b in zip(nets[0].params, nets[1].params):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 @needs_cuda
