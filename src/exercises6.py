@@ -7,9 +7,10 @@ of its ``Network`` and functions using it):
 - ``conv_layers``: the basic convolutional net, with sigmoid or tanh
   neurons, and with ``omit_FC=True`` the conv-pool layer straight into the
   softmax layer (conv.py's ``omit_FC`` experiment, for any activation);
-- ``ScheduledNetwork``: network3's ``SGD`` with early stopping and a
-  learning-rate schedule (chapter 3's rules, as network2 has them), and
-  the training accuracy per epoch, for ``plot_training_vs_validation``;
+- ``ScheduledNetwork``: network3's ``SGD``, whose early stopping and
+  learning-rate schedule (chapter 3's rules, as network2 has them) answer
+  the problem, plus the training accuracy per epoch, for
+  ``plot_training_vs_validation``;
 - ``accuracy_on``: the accuracy on any data, every example counted (the
   book's problem 5);
 - ``AugmentedNetwork``: each mini-batch randomly rotated, shifted and
@@ -27,8 +28,7 @@ import torch
 import torch.nn.functional as F
 
 import network3
-from network3 import (ConvPoolLayer, FullyConnectedLayer, Network, SoftmaxLayer, sigmoid,
-                      size)
+from network3 import ConvPoolLayer, FullyConnectedLayer, Network, SoftmaxLayer, sigmoid
 from reproduction import plot_series
 
 
@@ -54,69 +54,41 @@ def conv_layers(mini_batch_size: int, activation_fn=sigmoid, omit_FC: bool = Fal
 
 #### Early stopping, a learning-rate schedule, training accuracy
 class ScheduledNetwork(Network):
-    """network3's network whose ``SGD`` can also stop early and lower the
-    learning rate, and record the training accuracy.
+    """network3's network whose ``SGD`` also records the training accuracy.
 
-    The problem: give network3 chapter 3's early stopping and learning-rate
-    schedule.  ``early_stopping_n=n`` stops once n epochs in a row bring no
-    new best validation accuracy; ``eta_schedule_n=n`` halves eta after n
-    such epochs at one eta, and stops at eta/128 (both off at 0, as in
-    network2).  What to look for: fewer epochs for about the same
-    accuracy, and ``eta_history``.  ``monitor_training_accuracy`` records
-    ``training_accuracies`` too, whose gap to ``validation_accuracies`` is
-    the overfitting (``plot_training_vs_validation``).
-
-    Each step is the book's ``update_mini_batch``, so it runs without
-    network3's CUDA-graph replay: the same training, slower on a GPU.
+    The problems: give network3 chapter 3's early stopping and learning-rate
+    schedule, and a diagnostic for overfitting.  The first is now in
+    network3's own ``SGD``, in network2's words: ``early_stopping_n=n``
+    stops once n epochs in a row bring no new best validation accuracy;
+    ``eta_schedule_n=n`` halves eta after n such epochs at one eta, and
+    stops at eta/128 (both off at 0).  What to look for: fewer epochs for
+    about the same accuracy, and ``eta_history``.  The second is here:
+    ``monitor_training_accuracy`` records ``training_accuracies`` after
+    each epoch (through network3's ``after_epoch``), whose gap to
+    ``validation_accuracies`` is the overfitting
+    (``plot_training_vs_validation``).
     """
+
+    def __init__(self, layers, mini_batch_size, **options):
+        super().__init__(layers, mini_batch_size, **options)
+        self.monitor_training_accuracy = False
+        self.training_accuracies: list[float] = []
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data,
             test_data, lmbda=0.0, *, early_stopping_n=0, eta_schedule_n=0,
             monitor_training_accuracy=False):
-        _check_sgd(self, mini_batch_size, early_stopping_n, eta_schedule_n)
-        training_x = torch.as_tensor(training_data[0], dtype=torch.float32).to(network3.device)
-        training_y = torch.as_tensor(training_data[1], dtype=torch.int64).to(network3.device)
-        num_training_batches = size(training_data) // mini_batch_size
-        self.validation_accuracies, self.test_accuracies = [], []
-        self.training_accuracies, self.eta_history, self.stop_reason = [], [], None
-        self.best_validation_accuracy = self.best_iteration = self.test_accuracy = None
-        best, since_best, at_this_eta, start_eta = -1.0, 0, 0, eta
-        for epoch in range(epochs):
-            for minibatch_index in range(num_training_batches):
-                iteration = num_training_batches * epoch + minibatch_index
-                if iteration % 1000 == 0:
-                    print("Training mini-batch number {0}".format(iteration))
-                batch = slice(minibatch_index * mini_batch_size,
-                              (minibatch_index + 1) * mini_batch_size)
-                self.update_mini_batch(training_x[batch], training_y[batch], eta, lmbda,
-                                       num_training_batches)
-            self.eta_history.append(eta)
-            if monitor_training_accuracy:
-                self.training_accuracies.append(self.accuracy(training_data))
-            validation_accuracy = self.accuracy(validation_data)
-            print("Epoch {0}: validation accuracy {1:.2%}".format(epoch, validation_accuracy))
-            self.validation_accuracies.append(validation_accuracy)
-            self.test_accuracies.append(None)
-            if validation_accuracy > best:
-                best, since_best, at_this_eta = validation_accuracy, 0, 0
-                print("This is the best validation accuracy to date.")
-                self.best_validation_accuracy = validation_accuracy
-                self.best_iteration = iteration
-                if test_data is not None:
-                    self.test_accuracy = self.test_accuracies[-1] = self.accuracy(test_data)
-                    print("The corresponding test accuracy is {0:.2%}".format(
-                        self.test_accuracy))
-            else:
-                since_best, at_this_eta = since_best + 1, at_this_eta + 1
-            if early_stopping_n and since_best >= early_stopping_n:
-                self.stop_reason = "early_stopping"
-                break
-            if eta_schedule_n and at_this_eta >= eta_schedule_n:
-                eta, at_this_eta = eta / 2, 0
-                if eta <= start_eta / 128:
-                    self.stop_reason = "eta_schedule"
-                    break
-        print("Finished training network.")
+        """network3's ``SGD``; ``monitor_training_accuracy=True`` also
+        records the training accuracy after each epoch."""
+        self.monitor_training_accuracy = bool(monitor_training_accuracy)
+        self.training_accuracies = []
+        super().SGD(training_data, epochs, mini_batch_size, eta, validation_data,
+                    test_data, lmbda, early_stopping_n=early_stopping_n,
+                    eta_schedule_n=eta_schedule_n)
+
+    def after_epoch(self, epoch, training_data):
+        """The training accuracy, when SGD was asked to monitor it."""
+        if self.monitor_training_accuracy:
+            self.training_accuracies.append(self.accuracy(training_data))
 
 
 def plot_training_vs_validation(net: ScheduledNetwork, path, title: str = ""):
@@ -184,11 +156,16 @@ class AugmentedNetwork(ScheduledNetwork):
     generator, seeded by ``seed``), on the device.  What to look for: the
     accuracy of training on the expanded file (five times the images)
     without making it, and with every epoch showing new variants.
+
+    On a GPU its steps run eagerly (``capture=False`` unless asked
+    otherwise): a captured CUDA graph would also have to advance the
+    augmentation's generator on every replay, which network3's capture
+    does only for the dropout generator.
     """
 
     def __init__(self, layers, mini_batch_size, *, seed=None, max_rotation=10.0,
-                 max_shift=2.0, max_skew=0.2, **options):
-        super().__init__(layers, mini_batch_size, seed=seed, **options)
+                 max_shift=2.0, max_skew=0.2, capture=False, **options):
+        super().__init__(layers, mini_batch_size, seed=seed, capture=capture, **options)
         self.max_rotation, self.max_shift, self.max_skew = max_rotation, max_shift, max_skew
         self.augment_generator = torch.Generator(device=network3.device)
         self.augment_generator.manual_seed(0 if seed is None else seed)
@@ -209,13 +186,3 @@ class AugmentedNetwork(ScheduledNetwork):
         with torch.no_grad():
             x = self.augment(x)
         super().update_mini_batch(x, y, eta, lmbda, num_training_batches)
-
-
-#### Checking the caller's input
-def _check_sgd(net, mini_batch_size, early_stopping_n, eta_schedule_n):
-    if mini_batch_size != net.mini_batch_size:
-        raise ValueError(f"SGD's mini_batch_size {mini_batch_size!r} differs from the "
-                         f"network's ({net.mini_batch_size}), which its layers are built for")
-    for name, n in (("early_stopping_n", early_stopping_n), ("eta_schedule_n", eta_schedule_n)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError(f"{name} must be an integer >= 0; got {n!r}")

@@ -1,5 +1,7 @@
 """Tests of exercises6: chapter 6's answers, on small networks and data."""
 
+import contextlib
+import io
 import math
 
 import numpy as np
@@ -41,15 +43,47 @@ def test_conv_layers_omit_fc_and_activation():
     assert net.predict(torch.zeros(3, 784)).shape == (3,)
 
 
+def printed(fn, *args, **kwargs):
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        fn(*args, **kwargs)
+    return buffer.getvalue()
+
+
 def test_scheduled_sgd_without_options_trains_as_network3s_sgd(mnist):
-    training, validation, _ = mnist
+    training, validation, test = mnist
     ours, theirs = ScheduledNetwork(small_layers(1), 10), Network(small_layers(1), 10)
-    ours.SGD(training, 2, 10, 0.5, validation, None)
-    theirs.SGD(training, 2, 10, 0.5, validation, None)
+    ours_printed = printed(ours.SGD, training, 2, 10, 0.5, validation, test)
+    theirs_printed = printed(theirs.SGD, training, 2, 10, 0.5, validation, test)
     for a, b in zip(params(ours), params(theirs)):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
-    assert ours.validation_accuracies == pytest.approx(theirs.validation_accuracies)
+        assert torch.equal(a, b)
+    assert ours_printed == theirs_printed
+    assert ours.validation_accuracies == theirs.validation_accuracies
     assert ours.eta_history == [0.5, 0.5] and ours.stop_reason is None
+    assert ours.training_accuracies == []
+
+
+def test_scheduled_sgd_computes_on_network3s_threads(mnist):
+    training, validation, _ = mnist
+    seen = []
+
+    def watched_sigmoid(z):
+        seen.append(torch.get_num_threads())
+        return torch.sigmoid(z)
+    saved = torch.get_num_threads()
+    callers = 3 if saved != 3 else 2
+    torch.set_num_threads(callers)
+    try:
+        layers = small_layers(6)
+        layers[0].activation_fn = watched_sigmoid
+        net = ScheduledNetwork(layers, 10)
+        printed(net.SGD, training, 2, 10, 0.5, validation, None, eta_schedule_n=1,
+                monitor_training_accuracy=True)
+        expected = network3.CPU_TRAINING_THREADS if network3.device.type == "cpu" else callers
+        assert len(seen) > 100 and set(seen) == {expected}
+        assert torch.get_num_threads() == callers
+    finally:
+        torch.set_num_threads(saved)
 
 
 def test_early_stopping_and_schedule_count_epochs_without_a_new_best(mnist):
@@ -63,7 +97,8 @@ def test_early_stopping_and_schedule_count_epochs_without_a_new_best(mnist):
     net.SGD(training, 50, 10, 1e-12, validation, None, eta_schedule_n=1)
     assert net.eta_history == [1e-12 / 2 ** k for k in (0, 0, 1, 2, 3, 4, 5, 6)]
     assert net.stop_reason == "eta_schedule"
-    with pytest.raises(ValueError, match="mini_batch_size 20 differs from the network's"):
+    with pytest.raises(ValueError, match="mini_batch_size=20, but the network was built for "
+                                         "mini-batches of 10"):
         net.SGD(training, 1, 20, 0.1, validation, None)
     with pytest.raises(ValueError, match="early_stopping_n must be an integer >= 0"):
         net.SGD(training, 1, 10, 0.1, validation, None, early_stopping_n=-1)
