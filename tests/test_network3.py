@@ -8,6 +8,7 @@ MNIST data.
 """
 
 import contextlib
+import copy
 import io
 import os
 import re
@@ -1183,3 +1184,54 @@ def test_relu_double_conv_network_on_mnist(mnist):
     assert net.validation_accuracies[0] >= 0.965
     assert net.validation_accuracies[1] >= 0.975
     assert net.test_accuracy >= 0.97
+
+
+#### The capture's defences, checked on any device
+
+class GraphWithoutGenerators:
+    """A CUDAGraph as a PyTorch without register_generator_state has it."""
+
+    def replay(self):
+        raise AssertionError("nothing may be replayed")
+
+
+class GraphWithEverything(GraphWithoutGenerators):
+    def register_generator_state(self, generator):
+        pass
+
+
+def test_a_missing_graph_method_is_named(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", GraphWithoutGenerators)
+    assert network3.missing_capture_method(False) is None
+    assert (network3.missing_capture_method(True)
+            == "torch.cuda.CUDAGraph.register_generator_state")
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", GraphWithEverything)
+    assert network3.missing_capture_method(True) is None
+    monkeypatch.delattr(torch.cuda, "graph")
+    assert network3.missing_capture_method(False) == "torch.cuda.graph"
+
+
+def test_without_the_method_capture_falls_back_to_eager_steps_with_a_warning(monkeypatch):
+    """A seeded dropout net on a PyTorch lacking register_generator_state:
+    the capture is not tried, the warning names the method and the cost,
+    and the steps go on eagerly, the same as SGD's plain loop."""
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", GraphWithoutGenerators)
+    np.random.seed(3)
+    layers = [FullyConnectedLayer(n_in=784, n_out=20, p_dropout=0.5),
+              SoftmaxLayer(n_in=20, n_out=10)]
+    net = Network(layers, 10, seed=7)
+    reference = copy.deepcopy(net)
+    x = torch.rand(40, 784, device=network3.device)
+    y = torch.randint(0, 10, (40,), device=network3.device)
+    steps = network3.CUDAGraphSteps(net, x, y, 0.1, 0.0, 4)
+    steps.use_graph = True  # as on a GPU, where capture would come next
+    with pytest.warns(RuntimeWarning, match=r"has no torch\.cuda\.CUDAGraph\."
+                                            r"register_generator_state.*ten times slower"):
+        steps.capture()
+    assert steps.graph is None and not steps.use_graph
+    for j in range(4):
+        steps(j)
+    for j in range(4):
+        reference.update_mini_batch(x[10 * j:10 * (j + 1)], y[10 * j:10 * (j + 1)], 0.1, 0.0, 4)
+    for p, q in zip(net.params, reference.params):
+        assert torch.equal(p, q)
