@@ -10,9 +10,21 @@ book's networks::
 Each image is made into an MNIST digit the way MNIST's were made: turned
 grayscale, inverted (MNIST's ink is bright on black), cropped to the ink,
 scaled to fit a 20x20 box keeping its aspect ratio, and placed in a 28x28
-field with its centre of mass at the centre.  It is then fed to every
-network given with ``--net``: a file written by ``save`` in network.py or
-network2.py (JSON) or network3.py, taking 784 inputs and giving 10
+field with its centre of mass at the centre (``mnist_image``).  Any image
+Pillow reads will do: 16-bit and float ones are read at their real range
+(a 12-bit scan kept in 16 bits at 12 bits' range); transparent pixels
+count as paper.
+The paper's brightness is taken from the picture's edges, so paper shaded
+from one side to the other, and a bold digit covering most of the picture,
+read like a digit on even paper.  An image of more than ``MAX_PIXELS``
+(60 million) pixels is refused from its header, before it is decoded; one
+of more than ``WORK_PIXELS`` (2 million) is averaged down to that many
+first (an RGBA PNG, an RGB JPEG and a float TIFF of 56 to 59 million
+pixels each took under 270 MB beyond the script's own).
+
+The digit is then fed to every network given with ``--net``: a file
+written by ``save`` in network.py or network2.py (JSON, with or without a
+UTF-8 byte order mark) or network3.py, taking 784 inputs and giving 10
 outputs.  For each image and network the digit and its confidence are
 printed: for a softmax output (network3) the probability of that digit,
 for sigmoid outputs (network.py, network2.py) the winning output's share
@@ -35,28 +47,35 @@ A network3 network saved with its ``save`` method is given the same way.
 
 Every argument and file is checked before any network is loaded or
 trained: a missing image or network file, or a ``--save-input`` folder
-that cannot be written, stops the script at once with a one-line message
-(exit status 2).  An image that cannot be read as one, shows no ink or
-shows several digits side by side gets a one-line message; the other
+that cannot be written, or an input that would be saved where a file
+already is, stops the script at once with a one-line message (exit status
+2).  ``--save-input`` never replaces anything: a file that appears there
+meanwhile is left as it is.  An image that cannot be read as one, is too
+large, shows no ink, only specks, or several digits side by side gets a
+one-line message, and so does an input that could not be saved; the other
 images are still classified (exit status 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
+import io
 import json
+import math
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image
 from scipy import ndimage
 
 import data_files
 import network2
-from data_files import DataFileError, atomic_path
+from data_files import DataFileError
 
 MNIST_SIZE = 28
 BOX_SIZE = 20                 # MNIST digits were scaled to fit 20x20
@@ -65,6 +84,10 @@ FAINT = 0.15                  # fainter than this is paper
 MIN_CONTRAST = 0.15           # ink must be this much darker than the paper
 SPECK_FRACTION = 0.005        # ink blobs smaller than this share of the ink are specks
 DIGIT_FRACTION = 0.15         # a blob with this share of the ink may be a digit
+FRAME = 0.05                  # this share of each side, at the edges, is taken as paper
+MAX_PIXELS = 60_000_000       # a larger image is refused before it is decoded
+WORK_PIXELS = 2_000_000       # a larger one is averaged down to this many or fewer
+TILE = 1024                   # ... reading it in tiles of about this many pixels a side
 
 
 class ClassifyError(ValueError):
@@ -76,31 +99,33 @@ def mnist_image(source) -> np.ndarray:
     """The 28x28 MNIST-style digit (floats in [0, 1], ink 1) of the image
     at path ``source`` (or of a PIL image), made as MNIST's digits were.
 
-    The paper's level is taken as the median pixel (the paper covers most
-    of the picture) and subtracted, which also evens out a grey photograph.
+    The paper is found in the picture's frame, its outer ``FRAME`` on each
+    side, where a picture of one digit shows only paper: a smooth surface
+    (a quadratic in x and y) fitted to the frame's brightness, leaving out
+    pixels far off it (a stroke that reaches the edge), gives the paper's
+    brightness everywhere.  A pixel's ink is how much light it lacks as a
+    share of the paper's light there, so that paper shaded from one side
+    to the other, or a bold digit covering most of the picture, reads like
+    a digit on even white paper.  On even paper this is the old rule: ink
+    is the paper's level less the pixel's.
     """
-    name = getattr(source, "filename", None) or str(source)
+    name = _shown(getattr(source, "filename", None) or str(source))
     if isinstance(source, Image.Image):
-        image = source
+        gray = _grayscale(source, name)
     else:
+        image = _opened_image(source, name)
         try:
-            image = Image.open(source)
-            image.load()
-        except FileNotFoundError:
-            raise ClassifyError(f"{name}: no such file") from None
-        except (UnidentifiedImageError, OSError) as e:
-            raise ClassifyError(f"{name}: not an image that can be read ({e})") from None
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        # Transparent pixels count as white paper.
-        image = image.convert("RGBA")
-        paper = Image.new("RGBA", image.size, "white")
-        image = Image.alpha_composite(paper, image)
-    gray = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
-    ink = np.median(gray) - gray       # dark on light, inverted
-    if ink.max() < MIN_CONTRAST:
+            gray = _grayscale(image, name)
+        finally:
+            image.close()
+    paper = _paper(gray)
+    lacking = paper - gray              # dark on light, inverted
+    if lacking.max() < MIN_CONTRAST:
         raise ClassifyError(f"{name}: no ink found (the image is blank, too faint, "
                             f"or light writing on a dark background)")
+    # As a share of the paper's light; paper darker than an eighth of its
+    # brightest is not trusted to say more (its noise would be magnified).
+    ink = lacking / np.maximum(paper, paper.max() / 8)
     ink = np.clip(ink / ink.max(), 0.0, 1.0)
     mask = _digit_mask(ink > INK_THRESHOLD, name)
     # The digit: its blobs' ink with the faint edges around them (a stroke's
@@ -115,16 +140,139 @@ def mnist_image(source) -> np.ndarray:
     box = np.asarray(Image.fromarray(crop.astype(np.float32)).resize(
         size, Image.Resampling.LANCZOS), dtype=np.float64)
     box = np.clip(box, 0.0, 1.0)
+    if box.sum() <= 0:
+        raise ClassifyError(f"{name}: the ink is too thin to show at 28x28 pixels")
     return _centre_by_mass(box)
+
+
+def _grayscale(image: Image.Image, name: str) -> np.ndarray:
+    """The brightness of ``image`` as floats in [0, 1] (white 1, transparent
+    pixels white paper), turned upright as its EXIF orientation says.
+
+    An image of more than ``WORK_PIXELS`` pixels is averaged down, in
+    square blocks, to that many or fewer.  It is read a tile at a time, so
+    that beside the decoded image only one tile is ever held at full size.
+    """
+    read = _tile_reader(image, name)
+    width, height = image.size
+    factor = max(1, math.ceil(math.sqrt(width * height / WORK_PIXELS)))
+    step = factor * max(1, TILE // factor)        # whole blocks in every tile
+    gray = np.empty((-(-height // factor), -(-width // factor)))
+    for top in range(0, height, step):
+        for left in range(0, width, step):
+            tile = read(image.crop((left, top, min(width, left + step),
+                                    min(height, top + step))))
+            if factor > 1:
+                tile = _block_means(tile, factor)
+            gray[top // factor:top // factor + tile.shape[0],
+                 left // factor:left // factor + tile.shape[1]] = tile
+    return _upright(gray, image)
+
+
+def _tile_reader(image: Image.Image, name: str):
+    """A function giving a tile of ``image`` (a PIL image of its mode) as
+    floats in [0, 1], white 1.  Eight-bit images are read as Pillow turns
+    them grayscale.  16-bit, 32-bit and float images are read at the range
+    of the smallest usual depth that holds their values: 8, 10, 12, 14 or
+    16 bits (0 black, 255, 1023, 4095, 16383 or 65535 white), for floats
+    [0, 1] first; values beyond all of them (negative ones, say) from the
+    lowest to the highest.  So a 12-bit scan kept in a 16-bit file reads
+    as bright as it was taken.
+    """
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        low, high = image.getextrema()
+        ranges = (1.0,) * (mode == "F") + (255, 1023, 4095, 16383, 65535)
+        fits = [top for top in ranges if 0 <= low and high <= top]
+        low, span = (0, fits[0]) if fits else (low, high - low or 1)
+        clear = image.info.get("transparency") if mode != "F" else None
+
+        def read(tile):
+            values = np.asarray(tile, dtype=np.float64)
+            if not np.isfinite(values).all():
+                raise ClassifyError(f"{name}: some pixels are not numbers "
+                                    f"(NaN or infinite values)")
+            gray = (values - low) / span
+            if isinstance(clear, int):          # one value marked transparent
+                gray[values == clear] = 1.0
+            return gray
+        return read
+    if mode == "LAB":                           # its L channel is the lightness
+        return lambda tile: np.asarray(tile.getchannel("L"), dtype=np.float64) / 255.0
+    transparent = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+
+    def read(tile):
+        if transparent:                         # transparent pixels count as white paper
+            tile = tile.convert("RGBA")
+            tile = Image.alpha_composite(Image.new("RGBA", tile.size, "white"), tile)
+        return np.asarray(tile.convert("L"), dtype=np.float64) / 255.0
+    return read
+
+
+def _block_means(values: np.ndarray, factor: int) -> np.ndarray:
+    """The means of ``values`` over factor x factor blocks (the last row and
+    column of blocks may be smaller)."""
+    starts = [np.arange(0, n, factor) for n in values.shape]
+    sums = np.add.reduceat(np.add.reduceat(values, starts[0], axis=0), starts[1], axis=1)
+    counts = [np.diff(np.append(s, n)) for s, n in zip(starts, values.shape)]
+    return sums / np.outer(*counts)
+
+
+# What each EXIF orientation asks for, as ImageOps.exif_transpose does it.
+UPRIGHT = {2: np.fliplr, 3: lambda a: np.rot90(a, 2), 4: np.flipud, 5: np.transpose,
+           6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, 2).T,
+           8: lambda a: np.rot90(a, 1)}
+
+
+def _upright(values: np.ndarray, image: Image.Image) -> np.ndarray:
+    """``values`` (the pixels of ``image``) turned as the image's EXIF
+    orientation says; unchanged without one."""
+    try:
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:       # damaged EXIF data: read the picture as it is stored
+        return values
+    turn = UPRIGHT.get(orientation) if isinstance(orientation, int) else None
+    return np.ascontiguousarray(turn(values)) if turn else values
+
+
+def _paper(gray: np.ndarray) -> np.ndarray:
+    """The paper's brightness at every pixel of ``gray``: a quadratic in x
+    and y fitted by least squares to the frame (the outer ``FRAME`` of each
+    side), refitted five times without the pixels more than three robust
+    standard deviations (or two grey levels) off it."""
+    height, width = gray.shape
+    margin = max(1, round(FRAME * min(height, width)))
+    frame = np.ones_like(gray, dtype=bool)
+    frame[margin:-margin, margin:-margin] = False
+    rows, cols = np.nonzero(frame)
+    y = np.linspace(-1, 1, height)
+    x = np.linspace(-1, 1, width)
+
+    def terms(y, x):
+        return [np.ones_like(y * x), x, y, x * x, y * y, x * y]
+    a = np.stack(terms(y[rows], x[cols]), axis=1)
+    values = gray[rows, cols]
+    keep = np.ones(len(values), dtype=bool)
+    for _ in range(5):
+        coefficients = np.linalg.lstsq(a[keep], values[keep], rcond=None)[0]
+        off = np.abs(values - a @ coefficients)
+        spread = max(3 * 1.4826 * np.median(off[keep]), 2 / 255)
+        if np.array_equal(off <= spread, keep):
+            break
+        keep = off <= spread
+    return sum(c * t for c, t in zip(coefficients, terms(y[:, None], x[None, :])))
 
 
 def _digit_mask(mask: np.ndarray, name: str) -> np.ndarray:
     """The ink mask without specks; several digit-sized blobs side by side
-    (no column in common) are refused."""
+    (no column in common) are refused, and so is ink that is all specks."""
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     sizes = ndimage.sum(mask, labels, index=np.arange(1, count + 1))
     total = sizes.sum()
     keep = [i + 1 for i, s in enumerate(sizes) if s >= SPECK_FRACTION * total]
+    if not keep:
+        raise ClassifyError(f"{name}: no digit found: the ink is {count:,} specks, "
+                            f"none of them a stroke")
     big = [i + 1 for i, s in enumerate(sizes) if s >= DIGIT_FRACTION * total]
     spans = sorted(tuple(np.nonzero((labels == i).any(axis=0))[0][[0, -1]]) for i in big)
     groups, reach = 0, -1          # groups of blobs that share columns
@@ -150,11 +298,21 @@ def _centre_by_mass(box: np.ndarray) -> np.ndarray:
 
 
 def save_input(digit: np.ndarray, path) -> Path:
-    """Write a 28x28 digit as a PNG, as MNIST stores it (ink white on black)."""
+    """Write a 28x28 digit as a PNG, as MNIST stores it (ink white on black),
+    to the new file ``path``.  Whatever is already at ``path`` (a file, a
+    link, a folder) is left as it is: FileExistsError then."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        Image.fromarray(np.round(digit * 255).astype(np.uint8)).save(tmp, format="PNG")
+    png = io.BytesIO()
+    Image.fromarray(np.round(digit * 255).astype(np.uint8)).save(png, format="PNG")
+    fd = os.open(os.fspath(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with open(fd, "wb") as f:
+            f.write(png.getvalue())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)          # ours: made above, not there before
+        raise
     return path
 
 
@@ -173,7 +331,7 @@ def load_net(path):
             net = network3.load(path)
         elif not head:
             raise ValueError("an empty file")
-        elif head.isspace() or head.lstrip()[:1] in b'{["-0123456789tfn':
+        elif _json_start(head):
             net = network2.load(path)           # JSON text starts with one of these
         else:
             raise ValueError("neither JSON text nor a PyTorch file")
@@ -309,7 +467,8 @@ TRAIN_A_BETTER_NET = (
 def main(argv=None) -> int:
     """Run the command line ``argv``; return the exit status: 2 for a bad
     argument or file (nothing is loaded or trained then), 1 when an image
-    could not be classified or the default network could not be made."""
+    could not be classified or its input not saved, or the default network
+    could not be made."""
     args = _parser().parse_args(argv)
     problems = argument_problems(args)
     if problems:
@@ -337,10 +496,13 @@ def main(argv=None) -> int:
                 failed += 1
                 continue
             if args.save_input is not None:
-                save_input(digit, args.save_input / f"{Path(image).stem}.png")
+                problem = _not_saved(digit, args.save_input / f"{Path(image).stem}.png")
+                if problem:
+                    print(f"classify.py: {problem}", file=sys.stderr)
+                    failed += 1
             for name, net in nets:
                 j, confidence = classify(net, digit)
-                print(f"{image}: {j} ({confidence:.0%}) by {name}")
+                print(f"{_shown(image)}: {j} ({confidence:.0%}) by {_shown(name)}")
     except DataFileError as e:      # no MNIST data to train on, or a file not written
         print(f"classify.py: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
@@ -367,7 +529,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="a network saved by network.py, network2.py or network3.py "
                              "(repeat for several)")
     parser.add_argument("--save-input", type=Path, metavar="DIR",
-                        help="write each 28x28 input to DIR/<image name>.png")
+                        help="write each 28x28 input to DIR/<image name>.png (never "
+                             "replacing a file already there)")
     return parser
 
 
@@ -378,7 +541,9 @@ def _parser() -> argparse.ArgumentParser:
 def argument_problems(args) -> list[str]:
     """One line for each problem with the command line: an image or --net
     file that is missing or cannot be read, a --save-input folder that
-    cannot be written, two images whose inputs would be saved as one file."""
+    cannot be written, two images whose inputs would be saved as one file,
+    an input that would be saved where something already is (it is never
+    replaced)."""
     problems = [_unreadable(image, "image") for image in args.images]
     problems += [_unreadable(net, "network") for net in args.net]
     if args.save_input is not None:
@@ -386,10 +551,15 @@ def argument_problems(args) -> list[str]:
         first = {}
         for image in args.images:
             name = f"{Path(image).stem}.png"
+            target = args.save_input / name
             if first.setdefault(name, image) != image:
-                problems.append(f"{image}: its input would be saved as "
-                                f"{args.save_input / name}, like {first[name]}'s; "
+                problems.append(f"{_shown(image)}: its input would be saved as "
+                                f"{_shown(target)}, like {_shown(first[name])}'s; "
                                 f"rename one of them")
+            elif os.path.lexists(target):
+                problems.append(f"{_shown(image)}: its input would be saved as "
+                                f"{_shown(target)}, which already exists; move that "
+                                f"away or save into another folder")
     return [problem for problem in problems if problem]
 
 
@@ -403,7 +573,7 @@ def default_net_folder_problem() -> str | None:
 
 def _unreadable(name: str, what: str) -> str | None:
     """Why the ``what`` file ``name`` cannot be read, or None."""
-    path = Path(name)
+    path, name = Path(name), _shown(name)
     if not path.exists():
         return f"{name}: no such file"
     if path.is_dir():
@@ -416,14 +586,73 @@ def _unreadable(name: str, what: str) -> str | None:
 def _unwritable(folder: Path, what: str) -> str | None:
     """Why ``what`` cannot be written in ``folder`` (made if need be), or None."""
     existing = Path(folder)
-    while not existing.exists() and existing != existing.parent:
+    while not os.path.lexists(existing) and existing != existing.parent:
         existing = existing.parent     # the folder would be made in here
-    if existing.exists() and not existing.is_dir():
-        return (f"{folder}: cannot hold {what}: " +
-                ("it is a file" if existing == Path(folder) else f"{existing} is a file"))
+    if os.path.lexists(existing) and not existing.is_dir():
+        it = "it" if existing == Path(folder) else _shown(existing)
+        kind = ("a link to nothing" if not existing.exists() else
+                "a file" if existing.is_file() else "not a folder")
+        return f"{_shown(folder)}: cannot hold {what}: {it} is {kind}"
     if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{folder}: cannot hold {what}: {existing} is not writable"
+        return f"{_shown(folder)}: cannot hold {what}: {_shown(existing)} is not writable"
     return None
+
+
+# Image files, when they are read: a pixel budget read from the header,
+# and every way Pillow can fail to read a file turned into one line.
+def _opened_image(path, name: str) -> Image.Image:
+    """The image in the file ``path``, decoded, once its header shows no more
+    than ``MAX_PIXELS`` pixels.  A file too large, not there, or that
+    Pillow cannot read raises ClassifyError naming it (as ``name``)."""
+    try:
+        with warnings.catch_warnings():     # the budget below is smaller than Pillow's
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            width, height = image.size
+            if width * height <= MAX_PIXELS:
+                image.load()
+    except FileNotFoundError:
+        raise ClassifyError(f"{name}: no such file") from None
+    except Image.DecompressionBombError:
+        raise ClassifyError(f"{name}: far more than {MAX_PIXELS // 10**6} million pixels "
+                            f"(Pillow itself refuses it); scale it down first") from None
+    except MemoryError:
+        raise
+    except Exception as e:      # Pillow's decoders fail in many ways on damaged files
+        problem = " ".join(str(e).split())[:150] or type(e).__name__
+        raise ClassifyError(f"{name}: not an image that can be read ({problem})") from None
+    if width * height > MAX_PIXELS:
+        image.close()
+        raise ClassifyError(f"{name}: {width}x{height} pixels, more than the "
+                            f"{MAX_PIXELS // 10**6} million this script reads; "
+                            f"scale it down first")
+    return image
+
+
+def _not_saved(digit: np.ndarray, path: Path) -> str | None:
+    """Save ``digit`` to the new file ``path`` (``save_input``); why it was
+    not, or None."""
+    try:
+        save_input(digit, path)
+    except OSError as e:
+        if isinstance(e, FileExistsError) and e.filename == os.fspath(path):
+            return f"{_shown(path)}: already exists; left as it is, the input not saved"
+        return f"{_shown(path)}: the input could not be saved ({e.strerror or e})"
+    return None
+
+
+def _json_start(head: bytes) -> bool:
+    """Whether the file starting ``head`` may be JSON text: after a UTF-8
+    byte order mark (which some editors write) and white space, one of the
+    characters a JSON value starts with."""
+    text = head.removeprefix(codecs.BOM_UTF8)
+    return not text or text.isspace() or text.lstrip()[:1] in b'{["-0123456789tfn'
+
+
+def _shown(name) -> str:
+    """A file name as it can be printed: bytes that are not UTF-8 (held in
+    the name as surrogate escapes) are shown as \\xNN."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 # A network file, once read: is it a network, and one for MNIST's digits?
