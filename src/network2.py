@@ -286,12 +286,15 @@ class Network:
         # New arrays, as the book's step makes (an old reference keeps the old
         # values): (1 - eta*lmbda/n)*w - (eta/m)*nw, the subtraction written
         # into the gradient's own arrays to save one allocation a layer.
+        # Both lists are made before one assignment binds them, which Ctrl-C
+        # cannot split: an interrupted step leaves the old network or the new.
         for nw, nb in zip(nabla_w, nabla_b):
             nw *= eta / m
             nb *= eta / m
-        self.weights = [np.subtract((1 - eta * (lmbda / n)) * w, nw, out=nw)
-                        for w, nw in zip(self.weights, nabla_w)]
-        self.biases = [np.subtract(b, nb, out=nb) for b, nb in zip(self.biases, nabla_b)]
+        self.weights, self.biases = (
+            [np.subtract((1 - eta * (lmbda / n)) * w, nw, out=nw)
+             for w, nw in zip(self.weights, nabla_w)],
+            [np.subtract(b, nb, out=nb) for b, nb in zip(self.biases, nabla_b)])
 
     def backprop(self, x, y):
         """Return ``(nabla_b, nabla_w)``, the gradient of the cost C_x
@@ -383,7 +386,10 @@ class Network:
 
 #### Loading a network
 # The largest file load() reads: a network of some five million weights.
-# (Parsed JSON takes up to about 16 bytes of memory per byte of text.)
+# Reading JSON takes more memory than the text has bytes; measured on files
+# of 124-128 MiB, per byte: 4.0 for a saved network of random floats,
+# 24.6-27.6 for one whose rows hold a single number, 50 (6.25 GiB) for lists
+# nested deep, the costliest text we found.
 MAX_NETWORK_FILE_BYTES = 1 << 27
 
 
@@ -401,9 +407,9 @@ def load(filename):
     sizes, weights, biases, cost = data_files.read_network_json(
         filename, what, MAX_NETWORK_FILE_BYTES, _check_sizes)
     if not isinstance(cost, str) or cost not in COSTS:
-        problem = (f"unknown cost {cost[:100]!r}; known costs are "
+        problem = (f"unknown cost {data_files.describe(cost)}; known costs are "
                    f"{', '.join(sorted(COSTS))}" if isinstance(cost, str) else
-                   f"'cost' must be a cost class name, found {repr(cost)[:100]}")
+                   f"'cost' must be a cost class name, found {data_files.describe(cost)}")
         raise data_files.DataFileError(f"{os.fspath(filename)!r} is not {what}: {problem}")
     # A seeded start leaves the global generators as they were; the network
     # then shuffles with the global ``random``, like one built without a seed.
@@ -535,7 +541,29 @@ def _check_pairs(data, what, sizes, one_hot, start=0):
                 f"{what}[{i}][1] (the label y) should be an integer 0..{n_out - 1}, "
                 f"got {type(y).__name__} of shape {np.shape(y)}; one-hot columns "
                 f"belong to training data")
+    _check_finite(pairs, what, one_hot, start)
     return pairs
+
+
+def _check_finite(pairs, what, one_hot, start=0, chunk=1000):
+    """Refuse a NaN or an infinity in the inputs x of ``pairs`` (and in the
+    desired outputs y of training data), which would make every weight NaN
+    without a word, naming the first pair that holds one.  The columns are
+    stacked a thousand at a time and each stack checked at once: for
+    MNIST's 50,000 training pairs, x and y, about 33 ms once per SGD call
+    (one epoch of a [784, 30, 10] network takes about 0.4 s)."""
+    parts = ((0, "the input x"), (1, "the desired output y")) if one_hot else \
+        ((0, "the input x"),)
+    for k in range(0, len(pairs), chunk):
+        for j, name in parts:
+            block = np.stack([pair[j] for pair in pairs[k:k + chunk]])
+            if block.dtype.kind != "f" or np.isfinite(block).all():
+                continue
+            finite = np.isfinite(block).reshape(len(block), -1).all(axis=1)
+            i = int(np.argmin(finite))
+            value = block[i][~np.isfinite(block[i])][0]
+            raise ValueError(f"{what}[{start + k + i}][{j}] ({name}) holds {value}; "
+                             f"every value must be a finite number")
 
 
 def _columns(pairs, sizes, one_hot, what, start=0):

@@ -48,6 +48,8 @@ TRAINING_DATA = {
     "complex x": [(np.zeros((4, 1), dtype=complex), np.zeros((2, 1)))],
     "empty": [],
     "not iterable": 5,
+    "NaN in x": good_training() + [(np.full((4, 1), np.nan), np.zeros((2, 1)))],
+    "infinity in y": good_training() + [(np.zeros((4, 1)), np.array([[0.0], [np.inf]]))],
 }
 
 LABELLED_DATA = {
@@ -126,6 +128,44 @@ def test_bad_shapes_same_message(call, pattern):
     first = message(lambda: call(net1))
     assert first == message(lambda: call(net2))
     assert re.search(pattern, first)
+
+
+NOT_FINITE = {
+    "NaN in the first x": (0, 0, "nan", 0),
+    "infinity in x past the first thousand pairs": (1500, 0, "inf", 3),
+    "minus infinity in x": (2999, 0, "-inf", 1),
+    "infinity in y": (7, 1, "inf", 0),
+}
+
+
+@pytest.mark.parametrize("case", list(NOT_FINITE))
+def test_sgd_refuses_nan_or_infinity_naming_the_first_pair(case):
+    """Training data of 3,000 pairs with a NaN or an infinity put in one
+    pair (and another a hundred pairs later): both networks name that
+    first pair in the same words, before any step is taken."""
+    index, part, value, row = NOT_FINITE[case]
+    rng = np.random.default_rng(0)
+    data = [(rng.random((4, 1)), np.eye(2)[:, [k % 2]]) for k in range(3000)]
+    for bad in {index, min(index + 100, 2999)}:
+        data[bad][part][row % len(data[bad][part]), 0] = float(value)
+    net1, net2 = nets()
+    before = [p.copy() for p in net1.weights + net1.biases]
+    first = message(lambda: net1.SGD(data, 1, 10, 1.0))
+    assert first == message(lambda: net2.SGD(data, 1, 10, 1.0))
+    name = "the input x" if part == 0 else "the desired output y"
+    assert first == (f"training_data[{index}][{part}] ({name}) holds {value}; "
+                     f"every value must be a finite number")
+    assert all(np.array_equal(p, q) for p, q in zip(before, net1.weights + net1.biases))
+
+
+def test_sgd_refuses_nan_in_the_data_it_scores_on():
+    net1, net2 = nets()
+    data = good_labelled() + [(np.array([[0.0], [np.nan], [0.0], [0.0]]), 1)]
+    first = message(lambda: net1.SGD(good_training(), 1, 1, 1.0, test_data=data))
+    second = message(lambda: net2.SGD(good_training(), 1, 1, 1.0, evaluation_data=data,
+                                      monitor_evaluation_accuracy=True))
+    assert first == "test_data[3][0] (the input x) holds nan; every value must be a finite number"
+    assert first.replace("test_data", "evaluation_data") == second
 
 
 def test_the_teaching_hints_are_there():

@@ -260,6 +260,30 @@ def test_interrupted_sgd_keeps_what_was_learnt(capsys):
     assert max_difference(net, seeded_network([8, 6, 4])) > 1e-3
 
 
+def test_ctrl_c_anywhere_in_a_step_leaves_the_old_network_or_the_new(ctrl_c_at):
+    """A real SIGINT at each point of update_mini_batch in turn: each one
+    interrupts the step, which has then changed nothing or been taken
+    whole, weights and biases alike."""
+    batch = random_pairs(np.random.default_rng(11), 4, 8, 4)
+    net = seeded_network([8, 6, 4])
+    old = copy.deepcopy(net)
+    new = copy.deepcopy(net)
+    new.update_mini_batch(batch, 3.0)
+    outcomes = []
+    for k in range(1, 1000):
+        net.weights, net.biases = list(old.weights), list(old.biases)
+        passed, interrupted = ctrl_c_at(lambda: net.update_mini_batch(batch, 3.0),
+                                        network.__file__, k)
+        if passed < k:  # no point left to interrupt at: the step ran whole
+            assert not interrupted and max_difference(net, new) == 0
+            break
+        assert interrupted, k
+        outcomes.append("old" if max_difference(net, old) == 0 else
+                        "new" if max_difference(net, new) == 0 else "a mix")
+    assert len(outcomes) > 10 and set(outcomes) <= {"old", "new"}, outcomes
+    assert outcomes[0] == "old"
+
+
 #### The book's methods are what trains
 
 def test_sgd_calls_the_books_chain_once_per_mini_batch(capsys):
@@ -574,6 +598,20 @@ def test_load_rejects_malformed_files_naming_file_and_problem(tmp_path, text, pr
     path.write_text(text)
     with pytest.raises(ValueError, match=rf"bad\.json.*not a saved network\.py network: .*{problem}"):
         network.load(path)
+
+
+@pytest.mark.parametrize("cost, hint", [("CrossEntropyCost", True), ("LogLikelihood", False)])
+def test_load_points_to_network2_only_for_a_cost_network2_reads(tmp_path, cost, hint):
+    path = tmp_path / "net.json"
+    path.write_text('{"sizes": [2, 1], "weights": [[[1.0, 2.0]]], "biases": [[[0.0]]], '
+                    f'"cost": "{cost}"}}')
+    with pytest.raises(ValueError) as error:
+        network.load(path)
+    assert str(error.value).endswith("trains only the quadratic cost" +
+                                     (" (network2.load reads it)" if hint else ""))
+    if hint:
+        import network2
+        assert network2.load(path).sizes == [2, 1]
 
 
 def test_load_refuses_a_file_over_the_size_cap(tmp_path, monkeypatch):

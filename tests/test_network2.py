@@ -405,6 +405,32 @@ def test_interrupted_sgd_keeps_what_was_learnt(capsys):
     assert not np.allclose(net.weights[0], Network([4, 5, 3], seed=2).weights[0])
 
 
+def test_ctrl_c_anywhere_in_a_step_leaves_the_old_network_or_the_new(ctrl_c_at):
+    """A real SIGINT at each point of update_mini_batch (with L2 weight
+    decay) in turn: each one interrupts the step, which has then changed
+    nothing or been taken whole, weights and biases alike."""
+    batch = random_training_data(np.random.default_rng(12), 4, 4, 3)
+    net = Network([4, 5, 3], seed=3)
+    old = [p.copy() for p in net.weights + net.biases]
+    net.update_mini_batch(batch, 0.5, 2.0, 20)
+    new = [p.copy() for p in net.weights + net.biases]
+
+    def equal(params):
+        return all(np.array_equal(p, q) for p, q in zip(net.weights + net.biases, params))
+    outcomes = []
+    for k in range(1, 1000):
+        net.weights, net.biases = [p.copy() for p in old[:2]], [p.copy() for p in old[2:]]
+        passed, interrupted = ctrl_c_at(lambda: net.update_mini_batch(batch, 0.5, 2.0, 20),
+                                        network2.__file__, k)
+        if passed < k:  # no point left to interrupt at: the step ran whole
+            assert not interrupted and equal(new)
+            break
+        assert interrupted, k
+        outcomes.append("old" if equal(old) else "new" if equal(new) else "a mix")
+    assert len(outcomes) > 10 and set(outcomes) <= {"old", "new"}, outcomes
+    assert outcomes[0] == "old"
+
+
 #### The book's methods are what trains
 def test_sgd_calls_the_books_chain_and_monitoring(capsys):
     """One update_mini_batch and one backprop per mini-batch (the mini-batch
@@ -812,7 +838,9 @@ def test_failed_save_leaves_the_old_file_and_no_temporary(tmp_path):
 @pytest.mark.parametrize("module", ["network", "network2"])
 def test_a_killed_writers_temporary_is_removed_by_the_next_save(module, tmp_path):
     """kill -9 in the middle of save leaves its temporary; the next save of
-    the same file removes it (a live writer's temporary is left alone)."""
+    the same file removes it (a live writer's temporary, which its writer
+    holds locked, is left alone, whatever pid its name gives)."""
+    import fcntl
     import signal
     import subprocess
     import sys
@@ -830,12 +858,15 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_save(module, tmp_path
             time.sleep(0.05)
         left = [n for n in os.listdir(tmp_path) if n.endswith(".part")]
         assert left and left[0].startswith(".net.json.")
-        live = tmp_path / ".net.json.1-abc.part"   # pid 1 always runs
-        live.write_text("{")
+        live = os.open(tmp_path / ".net.json.1-abc.part", os.O_WRONLY | os.O_CREAT)
+        fcntl.flock(live, fcntl.LOCK_EX)  # as a writer holds its temporary
     finally:
         writer.send_signal(signal.SIGKILL)
         writer.wait()
-    __import__(module).Network([2, 2, 1], seed=0).save(path)
+    try:
+        __import__(module).Network([2, 2, 1], seed=0).save(path)
+    finally:
+        os.close(live)
     assert sorted(os.listdir(tmp_path)) == [".net.json.1-abc.part", "net.json"]
     assert __import__(module).load(path).sizes == [2, 2, 1]
 
