@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import re
 from pathlib import Path
 from typing import Callable, Sequence
@@ -745,8 +746,9 @@ def _check_arguments(parser, args) -> None:
     if args.training_size is not None and not mini_batch_size <= args.training_size <= most:
         parser.error(f"--training-size must lie between {mini_batch_size} (one mini-batch) "
                      f"and {most:,} (the training images), got {args.training_size}")
-    if args.lmbdas is not None and any(not lmbda >= 0 for lmbda in args.lmbdas):
-        parser.error(f"--lmbdas must not be negative, got {args.lmbdas}")
+    if args.lmbdas is not None and any(not 0 <= lmbda < math.inf for lmbda in args.lmbdas):
+        parser.error(f"--lmbdas must be finite numbers >= 0, got "
+                     f"{' '.join(map(str, args.lmbdas))}")
     if args.seed + args.repetitions - 1 > MAX_SEED:
         parser.error(f"--seed {args.seed} with {args.repetitions} repetitions goes past "
                      f"the largest seed, {MAX_SEED}")

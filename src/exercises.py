@@ -37,7 +37,8 @@ import exercises3
 import network
 import network2
 from reproduction import (Data, Experiment, Options, Outcome, add_options, make_parser,
-                          percent, printed_lines, run_chapter, script_description)
+                          parse_args, percent, positive, printed_lines, reported_errors,
+                          run_chapter, script_description)
 
 TITLE = "The book's exercises and problems: answers against baselines"
 MINI_BATCH_SIZE = 10
@@ -349,15 +350,23 @@ def plot_comparisons(out) -> list:
 def main(argv=None) -> str:
     parser = make_parser(script_description(__doc__), epochs=30, name="exercises")
     add_options(parser, list(EXPERIMENTS), "one run of each, a tenth of the epochs")
-    parser.add_argument("--conv-training-size", type=int, default=None, metavar="N",
-                        help="train the chapter 6 rows on the first N training images")
-    parser.add_argument("--conv-validation-size", type=int, default=None, metavar="N",
-                        help="score the chapter 6 rows on the first N validation images")
-    args = parser.parse_args(argv)
+    parser.add_argument("--conv-training-size", type=positive, default=None, metavar="N",
+                        help="train the chapter 6 rows on the first N training images "
+                             f"({MINI_BATCH_SIZE} to 50000)")
+    parser.add_argument("--conv-validation-size", type=positive, default=None, metavar="N",
+                        help="score the chapter 6 rows on the first N validation images "
+                             f"({MINI_BATCH_SIZE} to 10000)")
+    args = parse_args(parser, argv)  # the chapter scripts' checks of --seed, --runs, --out
+    for option, value, most in (("--conv-training-size", args.conv_training_size, 50000),
+                                ("--conv-validation-size", args.conv_validation_size, 10000)):
+        if value is not None and not MINI_BATCH_SIZE <= value <= most:
+            parser.error(f"{option} must lie between {MINI_BATCH_SIZE} (one mini-batch) "
+                         f"and {most}, got {value}")
     opts = ExerciseOptions.from_args(args, conv_training_size=args.conv_training_size,
                                      conv_validation_size=args.conv_validation_size)
-    table = run_chapter(TITLE, EXPERIMENTS, args.only or list(EXPERIMENTS), opts)
-    plot_comparisons(opts.out)
+    with reported_errors("exercises.py"):
+        table = run_chapter(TITLE, EXPERIMENTS, args.only or list(EXPERIMENTS), opts)
+        plot_comparisons(opts.out)
     return table
 
 

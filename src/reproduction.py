@@ -130,6 +130,13 @@ def add_options(parser, experiments: Sequence[str], quick_help: str) -> None:
     parser.set_defaults(runs=None, epochs=None)
 
 
+def runs_asked(args: argparse.Namespace) -> int:
+    """How many runs the parsed arguments ask for: --runs if given, else
+    one with --quick (see add_options), else DEFAULT_RUNS."""
+    return getattr(args, "runs", None) or (1 if getattr(args, "quick", False)
+                                           else DEFAULT_RUNS)
+
+
 #### What the experiment functions of chapters 3 and 5 take and give
 class Data(NamedTuple):
     """MNIST as mnist_loader.load_data_wrapper gives it."""
@@ -159,8 +166,7 @@ class Options:
         """Options from parsed arguments (of ``add_options``), filling in
         what --quick implies; ``extra`` sets a subclass's own fields."""
         epochs = args.epochs or (QUICK_EPOCHS if args.quick else BOOK_EPOCHS)
-        runs = args.runs or (1 if args.quick else DEFAULT_RUNS)
-        return cls(out=args.out, seed=args.seed, runs=runs,
+        return cls(out=args.out, seed=args.seed, runs=runs_asked(args),
                    scale=epochs / BOOK_EPOCHS, **extra)
 
 
@@ -591,7 +597,7 @@ def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace
     that can be made or written to.  A bad argument stops the script with
     argparse's usage message and exit status 2."""
     args = parser.parse_args(argv)
-    runs = getattr(args, "runs", None) or DEFAULT_RUNS
+    runs = runs_asked(args)
     if args.seed + runs - 1 > MAX_SEED:
         parser.error(f"--seed {args.seed} with {runs} runs goes past the largest "
                      f"seed, {MAX_SEED}")

@@ -173,6 +173,21 @@ def test_chapters_3_and_5_refuse_bad_arguments_before_loading_data(script, argv,
     assert message in err and "Traceback" not in err
 
 
+def test_chapter3_takes_the_last_seed_for_its_one_quick_run(tmp_path, no_data,
+                                                            monkeypatch, capsys):
+    """--quick means one run, so the largest seed is enough for it; without
+    --quick the default three runs would go past it."""
+    chosen = []
+    monkeypatch.setattr(chapter3, "run_chapter",
+                        lambda title, experiments, names, opts: chosen.append(opts))
+    chapter3.main(["--seed", str(2**32 - 1), "--quick", "--out", str(tmp_path)])
+    assert chosen[0].seeds() == [2**32 - 1]
+    with pytest.raises(SystemExit) as stopped:
+        chapter3.main(["--seed", str(2**32 - 1), "--out", str(tmp_path)])
+    assert stopped.value.code == 2
+    assert f"--seed {2**32 - 1} with 3 runs goes past" in capsys.readouterr().err
+
+
 def test_chapter3_and_5_refuse_an_out_they_cannot_write(tmp_path, no_data, capsys):
     (tmp_path / "file").write_text("")
     for script in (chapter3, chapter5):

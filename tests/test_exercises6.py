@@ -184,3 +184,41 @@ def test_script_conv_rows_on_a_few_images(tmp_path):
     assert "1,000 training images, 1 epochs" in rows[-1]["settings"]
     assert len(rows[3]["runs"][0]["accuracy"]) <= 4
     assert (tmp_path / "ch6-training-vs-validation.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--conv-training-size", "-5"], "--conv-training-size: must be at least 1, got -5"),
+    (["--conv-training-size", "5"], "--conv-training-size must lie between 10"),
+    (["--conv-training-size", "50001"], "and 50000, got 50001"),
+    (["--conv-validation-size", "0"], "--conv-validation-size: must be at least 1"),
+    (["--conv-validation-size", "10001"], "and 10000, got 10001"),
+    (["--seed", "-1"], "a seed lies between 0"),
+    (["--seed", str(2**32 - 2), "--runs", "3"], "goes past the largest seed"),
+    (["--runs", "0"], "--runs: must be at least 1"),
+    (["--out", "{tmp}/file/sub"], "is not a folder")])
+def test_exercises_script_refuses_bad_arguments_before_loading_data(argv, message, no_data,
+                                                                    tmp_path, capsys):
+    import exercises
+    (tmp_path / "file").write_text("")
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    with pytest.raises(SystemExit) as stopped:
+        exercises.main(argv + ([] if "--out" in argv else ["--out", str(tmp_path)]))
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_exercises_script_says_in_one_line_that_the_data_is_unfit(tmp_path, monkeypatch,
+                                                                  capsys):
+    import data_files
+    import exercises
+    import mnist_loader
+
+    def unfit():
+        raise data_files.DataFileError("data/mnist.pkl.gz: not a plain data pickle")
+    monkeypatch.setattr(mnist_loader, "load_data_wrapper", unfit)
+    with pytest.raises(SystemExit) as stopped:
+        exercises.main(["--only", "softmax", "--out", str(tmp_path)])
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err == \
+        "exercises.py: data/mnist.pkl.gz: not a plain data pickle\n"

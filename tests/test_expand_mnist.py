@@ -182,6 +182,64 @@ def test_main_missing_source_is_a_clear_error(tmp_path, capsys):
     assert not target.exists()
 
 
+def write_large_held_out(folder, n):
+    """Like write_source, with 21 validation and 21 test images: arrays of
+    more than 64 KiB, which pickle writes outside its frames, as it does
+    every array of the real files."""
+    source = folder / "mnist.pkl.gz"
+    data = (synthetic(n, 0), synthetic(21, 1), synthetic(21, 2))
+    data_files.write_pickle(source, data)
+    return source, data
+
+
+def test_expand_file_and_load_data_agree_on_the_largest_file(tmp_path, monkeypatch):
+    """With the shared cap lowered to what 6 training images need, 6 are
+    written and load; 7 are refused before expanding, and the file they
+    would have made, load_data refuses."""
+    per_image = 784 * 4 + 8
+    held_out = 42 * per_image + expand_mnist.PICKLE_FRAMING_BYTES
+    monkeypatch.setattr(data_files, "MAX_PICKLE_BYTES", 30 * per_image + held_out)
+    (tmp_path / "six").mkdir()
+    six, _ = write_large_held_out(tmp_path / "six", 6)
+    assert expand_file(six, tmp_path / "six.pkl.gz") is True
+    assert mnist_loader.load_data(tmp_path / "six.pkl.gz")[0][0].shape == (30, 784)
+    seven, (training, validation, test) = write_large_held_out(tmp_path, 7)
+    monkeypatch.setattr(expand_mnist, "expand", lambda *a, **k: pytest.fail("expanded"))
+    with pytest.raises(data_files.DataFileError) as error:
+        expand_file(seven, tmp_path / "seven.pkl.gz")
+    assert str(error.value) == (
+        f"{seven}: its 7 training images would make 35 and a file of "
+        f"{35 * per_image + held_out:,} bytes, more than the "
+        f"{data_files.MAX_PICKLE_BYTES:,} that load_data reads; expand at most 6 "
+        f"training images")
+    assert not (tmp_path / "seven.pkl.gz").exists()
+    data_files.write_pickle(tmp_path / "seven.pkl.gz", (expand(*training), validation, test))
+    with pytest.raises(data_files.DataFileError, match="more than"):
+        mnist_loader.load_data(tmp_path / "seven.pkl.gz")
+
+
+def test_a_source_of_70000_images_is_refused_in_one_line_before_expanding(tmp_path):
+    """The reported case, end to end: all 70,000 MNIST images as training
+    data expand to more than load_data reads."""
+    x = np.zeros((70000, 784), np.float32)
+    y = np.zeros(70000, np.int64)
+    small = (np.zeros((10, 784), np.float32), np.zeros(10, np.int64))
+    source = tmp_path / "all.pkl.gz"
+    data_files.write_pickle(source, ((x, y), small, small), compresslevel=1)
+    del x
+    target = tmp_path / "out.pkl.gz"
+    run = subprocess.run([sys.executable, "expand_mnist.py", "--source", str(source),
+                          "--output", str(target)], cwd=ROOT / "src",
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr.splitlines() == [
+        f"Loading {source}",
+        f"expand_mnist: {source}: its 70,000 training images would make 350,000 and a "
+        f"file of 1,100,466,976 bytes, more than the 1,073,741,824 that load_data reads; "
+        f"expand at most 68,299 training images"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.pkl.gz"]
+
+
 def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     source, _ = write_source(tmp_path)
     target = tmp_path / "out.pkl.gz"
