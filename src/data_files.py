@@ -27,7 +27,10 @@ data files one way:
 - ``write_pickle`` and ``atomic_path``: everything is written to a
   temporary file first and renamed into place, so an interrupted run
   never leaves a truncated file behind; temporaries left by a killed
-  writer are removed by the next writer of the same file.
+  writer are removed by the next writer of the same file (only those no
+  live writer holds locked).  A write goes through a symbolic link to its
+  file, keeps an existing file's permission bits, and refuses to replace
+  what is not a regular file (a folder, a device, a fifo).
 - ``check_book_format``: the shapes, dtypes and values of the book's triple.
 - ``write_json`` and ``read_network_json``: the networks of network.py
   and network2.py, saved in the book's JSON layout, written atomically
@@ -50,6 +53,7 @@ import os
 import pickle
 import re
 import socket
+import stat
 import sys
 import tempfile
 import threading
@@ -58,6 +62,11 @@ import zlib
 from pathlib import Path
 from struct import unpack
 from typing import Any, Callable, Iterator
+
+try:
+    import fcntl  # POSIX: the lock a writer holds on its temporary
+except ImportError:  # elsewhere no temporary can be proved dead
+    fcntl = None
 
 import numpy as np
 
@@ -236,10 +245,20 @@ def _from_lists(x: list, y: list, name: str, path: Path):
     return images, np.array(y, dtype=np.int64).reshape(len(y))
 
 
-def _remake_hint(path: Path) -> str:
-    """How to make the expanded file again, for a message about it."""
-    return ("; make it again with python expand_mnist.py --force"
-            if Path(path).name == "mnist_expanded.pkl.gz" else "")
+def _remake_hint(path: Path, rebuilt: bool = False) -> str:
+    """How to make a data file again, for a message about it: the expanded
+    file by expand_mnist.py (told where, if it is not the data folder's);
+    with ``rebuilt``, the data folder's mnist.pkl.gz by deleting it (the
+    next load_data() builds it).  Nothing for other files: no program here
+    knows how to make them."""
+    path = Path(path)
+    default = path.parent.resolve() == data_dir()
+    if path.name == "mnist_expanded.pkl.gz":
+        return "; make it again with python expand_mnist.py --force" + (
+            "" if default else f" --output {path}")
+    if rebuilt and default and path.name == PICKLE_NAME:
+        return "; delete it, and load_data() will build it again from the MNIST files"
+    return ""
 
 
 #### Safe pickles
@@ -262,13 +281,14 @@ class _PendingDtype:
 
     def __init__(self, name, align=False, copy=True):
         if not (isinstance(name, str) and _DTYPE_NAME.fullmatch(name)):
-            raise _Refused(f"dtype {name!r} is not a plain bool, integer or float type")
+            raise _Refused(f"dtype {describe(name)} is not a plain bool, integer or float type")
         self.dtype = np.dtype(name)
 
     def setstate(self, state):
         # (version, byte order, subarray, names, fields, elsize, alignment, flags[, metadata])
         if not (isinstance(state, tuple) and len(state) in (8, 9)
-                and state[0] in (3, 4) and state[1] in _BYTE_ORDERS
+                and state[0] in (3, 4)
+                and type(state[1]) is str and state[1] in _BYTE_ORDERS  # no hash of a tuple
                 and state[2:5] == (None, None, None) and state[5:8] == (-1, -1, 0)
                 and (len(state) == 8 or state[8] is None)):
             raise _Refused(f"the state of dtype {self.dtype} is not a plain dtype's")
@@ -306,20 +326,20 @@ def _array(data, spec, shape, order) -> np.ndarray:
     """A new array of ``shape`` and dtype ``spec`` holding exactly the bytes ``data``."""
     dtype = _dtype_of(spec)
     if not (isinstance(shape, tuple) and len(shape) <= 32 and all(
-            type(d) is int and d >= 0 for d in shape)):
-        raise _Refused(f"an array's shape {str(shape)[:80]} is not a tuple of sizes")
+            type(d) is int and 0 <= d < 1 << 63 for d in shape)):
+        raise _Refused(f"an array's shape {describe(shape)} is not a tuple of sizes")
     if order not in ("C", "F"):
-        raise _Refused(f"an array's order {str(order)[:20]!r} is not 'C' or 'F'")
+        raise _Refused(f"an array's order {describe(order)} is not 'C' or 'F'")
     needed = math.prod(shape) * dtype.itemsize
     if needed > MAX_PICKLE_BYTES:
-        raise _Refused(f"an array of shape {shape} would take {needed:,} bytes, "
+        raise _Refused(f"an array of shape {describe(shape)} would take {needed:,} bytes, "
                        f"more than a data file may hold ({MAX_PICKLE_BYTES:,})")
     if isinstance(data, str):  # how Python 2 files, read as latin1, hold bytes
         data = data.encode("latin1")
     if not isinstance(data, (bytes, bytearray)) or len(data) != needed:
         got = (f"{len(data):,} bytes" if isinstance(data, (bytes, bytearray))
                else type(data).__name__)
-        raise _Refused(f"an array of shape {shape} and dtype {dtype} needs "
+        raise _Refused(f"an array of shape {describe(shape)} and dtype {dtype} needs "
                        f"{needed:,} bytes of data; the file gives {got}")
     array = np.frombuffer(data, dtype=dtype).reshape(shape, order=order)
     return array if array.flags.writeable else array.copy()
@@ -425,8 +445,8 @@ class _DataUnpickler(pickle._Unpickler):
 
     def find_class(self, module: str, name: str):
         if (module, name) not in _STAND_INS:
-            raise _Refused(f"refusing to load {module}.{name}: a data file may only "
-                           f"contain numpy arrays, tuples, lists and numbers")
+            raise _Refused(f"refusing to load {module[:100]}.{name[:100]}: a data file may "
+                           f"only contain numpy arrays, tuples, lists and numbers")
         return _STAND_INS[module, name]
 
     def _load_sized(self, size_format: str):
@@ -525,8 +545,8 @@ def read_pickle(path: str | os.PathLike) -> Any:
     except (OSError, EOFError, zlib.error, ValueError, TypeError, AttributeError,
             IndexError, KeyError, OverflowError, RecursionError) as e:
         raise DataFileError(
-            f"{path}: corrupt or truncated data file ({type(e).__name__}: {e}); "
-            f"delete it and it will be rebuilt") from None
+            f"{path}: corrupt or truncated data file ({describe_error(e)})"
+            f"{_remake_hint(path, rebuilt=True)}") from None
 
 
 def write_pickle(path: str | os.PathLike, obj: Any, compresslevel: int = 6) -> None:
@@ -537,34 +557,52 @@ def write_pickle(path: str | os.PathLike, obj: Any, compresslevel: int = 6) -> N
 
 
 #### Writing files atomically
+# What a write does to what is already at the path (atomic_path):
+# - A regular file is replaced whole, and the new file keeps its permission
+#   bits (a 0600 file stays 0600); the owner becomes the writer.  A new
+#   file gets 0666 less the umask, as open() would give it.
+# - A symbolic link is written through: the file it points to is replaced
+#   (its temporary made beside it, in its folder) and the link is kept.
+# - Anything else (a folder, a device such as /dev/null, a fifo, a socket),
+#   at the path or at the end of its link, is refused before anything is
+#   written: replacing it would destroy what it is.
+# - Temporaries are named ``.<name>.<pid>-<random>.part``, beside the final
+#   file.  A writer holds an exclusive flock on its temporary from the
+#   moment it makes it until the rename is done.  Writers of the same file
+#   first remove its temporaries that nobody holds a lock on: one whose
+#   writer died (killed before it could clean up) is proved dead that way,
+#   whatever pid namespace or machine sharing the folder wrote it.  The pid
+#   in the name is only for people; it decides nothing.  A temporary that
+#   the sweep cannot open (another user's) or lock is left alone.
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
     If the block raises (or is interrupted), the temporary file is removed
-    and ``path`` is left as it was.  The temporary's name,
-    ``.<name>.<pid>-<random>.part``, says which process writes it: one whose
-    process has died (killed before it could clean up) is removed by the
-    next writer of the same file.  A folder that cannot be made or written
-    to, or a full disk, raises one ``DataFileError`` (also an ``OSError``)
-    naming ``path``.
+    and ``path`` is left as it was.  The block must write the yielded path
+    in place (open it, write, close), not put another file there.  See the
+    comment above for symbolic links, kept permission bits, the paths that
+    are refused and how stale temporaries are removed.  A refused path, a
+    folder that cannot be made or written to, or a full disk, raises one
+    ``DataFileError`` (also an ``OSError``) naming ``path``.
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temporaries(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-",
-                                   suffix=".part")
-        os.close(fd)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; use the usual mode
+        final, _ = _write_target(path)
+        _remove_stale_temporaries(final)
+        fd, tmp = _locked_temporary(final)
+    except DataFileError:
+        raise
     except OSError as e:
         raise _WriteError(f"{path}: cannot write here ({e.strerror or e})", e.errno) from None
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        _, mode = _write_target(path)  # what is there now, just before the rename
+        if mode is not None:
+            os.fchmod(fd, mode)
+        os.replace(tmp, final)
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -573,28 +611,90 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             raise _WriteError(f"{path}: could not be written ({e.strerror or e})",
                               e.errno) from None
         raise
+    finally:
+        os.close(fd)  # releases the lock, once the temporary is renamed or removed
+
+
+_FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a fifo (named pipe)"),
+               (stat.S_ISSOCK, "a socket"))
+
+
+def _write_target(path: Path) -> tuple[Path, int | None]:
+    """The file a write to ``path`` replaces (a symbolic link's target) and
+    its permission bits, None if there is no file yet; refuse anything that
+    is not a regular file."""
+    final = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        found = os.stat(final)
+    except FileNotFoundError:
+        return final, None
+    if stat.S_ISREG(found.st_mode):
+        return final, stat.S_IMODE(found.st_mode) & 0o777
+    kind = next((name for test, name in _FILE_KINDS if test(found.st_mode)),
+                "not a regular file")
+    where = f"{path}: links to {final}, which is" if final != path else f"{path}: is"
+    raise _WriteError(f"{where} {kind}, not a regular file; refusing to write over it",
+                      errno.EISDIR if stat.S_ISDIR(found.st_mode) else errno.EEXIST)
+
+
+def _locked_temporary(final: Path) -> tuple[int, str]:
+    """A new temporary beside ``final``, with the usual mode, open and locked
+    (see the comment above): its descriptor and its path."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for _ in range(100):
+        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.{os.getpid()}-",
+                                   suffix=".part")
+        try:
+            os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it private; use the usual mode
+            if fcntl is None:
+                return fd, tmp
+            # A sweep may have locked it between mkstemp and here (and then
+            # removed it): wait for its lock, then make sure the file is still ours.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if _same_file(fd, tmp):
+                return fd, tmp
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        os.close(fd)
+    raise OSError(errno.EAGAIN, "every temporary file made here was removed at once")
+
+
+def _same_file(fd: int, name: str) -> bool:
+    """Whether ``name`` (not followed if a link) is the file open as ``fd``."""
+    try:
+        named, held = os.lstat(name), os.fstat(fd)
+    except OSError:
+        return False
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _remove_stale_temporaries(path: Path) -> None:
-    """Remove temporaries of ``path`` whose writing process no longer runs."""
-    pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)-\w+\.part")
+    """Remove the temporaries of ``path`` that no writer holds locked."""
+    if fcntl is None:
+        return
+    pattern = re.compile(re.escape(f".{path.name}.") + r"\d+-\w+\.part")
     for entry in os.scandir(path.parent):
-        match = pattern.fullmatch(entry.name)
-        if match and not _running(int(match.group(1))):
-            with contextlib.suppress(OSError):
+        if not pattern.fullmatch(entry.name):
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:  # gone already, a link, or not ours to open
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Locked: no writer holds it.  Remove it only if the name still
+            # leads to what we locked (a writer may just have renamed it).
+            if stat.S_ISREG(os.fstat(fd).st_mode) and _same_file(fd, entry.path):
                 os.unlink(entry.path)
-
-
-def _running(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True
-    return True
+        except OSError:  # a writer holds it: it is alive
+            pass
+        finally:
+            os.close(fd)
 
 
 #### Networks saved as JSON (network.py and network2.py)
@@ -613,7 +713,7 @@ def read_network_json(path: str | os.PathLike, what: str, max_bytes: int,
 
     ``sizes`` is what ``check_sizes`` makes of the saved list, ``weights``
     and ``biases`` float64 arrays of the shapes those sizes imply, ``cost``
-    the saved value, for the caller to look up.  The file is only parsed as
+    the saved cost's name, a string, for the caller to look up.  The file is only parsed as
     JSON, never run, and only after its size is found within ``max_bytes``;
     each matrix's shape is checked on the parsed lists before an array is
     made.  Anything else (not JSON, a missing key, a ragged or misshapen
@@ -630,7 +730,7 @@ def read_network_json(path: str | os.PathLike, what: str, max_bytes: int,
     if len(raw) > max_bytes:
         raise malformed(f"it is larger than the {max_bytes:,} bytes a network file may take")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8-sig"))  # a byte order mark is allowed
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise malformed(f"it is not JSON text ({e})") from None
     if not isinstance(data, dict):
@@ -638,8 +738,17 @@ def read_network_json(path: str | os.PathLike, what: str, max_bytes: int,
     missing = [key for key in ("sizes", "weights", "biases", "cost") if key not in data]
     if missing:
         raise malformed(f"missing key(s) {', '.join(map(repr, missing))}")
+    # The sizes and the cost are checked here, so that the caller's own
+    # messages, which show the value they refuse, never see a huge one.
+    sizes, cost = data["sizes"], data["cost"]
+    if not (type(sizes) is list and len(sizes) >= 2
+            and all(type(n) is int and n >= 1 for n in sizes)):
+        raise malformed(f"sizes must list at least two positive layer sizes, such as "
+                        f"[784, 30, 10]; got {describe(sizes)}")
+    if type(cost) is not str:
+        raise malformed(f"'cost' must be a cost class name, found {describe(cost)}")
     try:
-        sizes = check_sizes(data["sizes"])
+        sizes = check_sizes(sizes)
     except ValueError as e:
         raise malformed(str(e)) from None
     layers = list(zip(sizes[:-1], sizes[1:]))
@@ -649,14 +758,15 @@ def read_network_json(path: str | os.PathLike, what: str, max_bytes: int,
         values = data[key]
         if not isinstance(values, list) or len(values) != len(shapes):
             raise malformed(f"'{key}' must be a list of {len(shapes)} matrices "
-                            f"for sizes {sizes}")
+                            f"for sizes {describe(sizes)}")
         arrays = []
         for i, (value, shape) in enumerate(zip(values, shapes)):
             found = _json_shape(value)
             if found is None:
                 raise malformed(f"{key}[{i}] is not a rectangular matrix")
             if found != shape:
-                raise malformed(f"{key}[{i}] has shape {found}, but sizes {sizes} need {shape}")
+                raise malformed(f"{key}[{i}] has shape {found}, but sizes "
+                                f"{describe(sizes)} need {describe(shape)}")
             if not all(type(v) in (int, float) for row in value for v in row):
                 raise malformed(f"{key}[{i}] must hold only numbers")
             try:
@@ -668,7 +778,7 @@ def read_network_json(path: str | os.PathLike, what: str, max_bytes: int,
                                 f"number (NaN, Infinity or too large)")
             arrays.append(array)
         parameters.append(arrays)
-    return sizes, parameters[0], parameters[1], data["cost"]
+    return sizes, parameters[0], parameters[1], cost
 
 
 def _json_shape(value) -> tuple[int, ...] | None:
@@ -750,14 +860,21 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise DataFileError(f"{path}: too large to load into memory") from None
     except (OSError, ValueError, zlib.error) as e:
         raise DataFileError(
-            f"{path}: corrupt or truncated gzip file ({e}); "
-            f"delete it and it will be downloaded again") from None
+            f"{path}: corrupt or truncated gzip file ({e})"
+            f"{_download_hint(path)}") from None
     if digest is not None and hashlib.sha256(raw).hexdigest() != digest:
         raise DataFileError(
             f"{path}: bad checksum (SHA-256 of the decompressed bytes is "
-            f"{hashlib.sha256(raw).hexdigest()}, expected {digest}); "
-            f"delete it and it will be downloaded again")
+            f"{hashlib.sha256(raw).hexdigest()}, expected {digest})"
+            f"{_download_hint(path)}")
     return parse_idx(raw, path, IDX_FILES.get(path.name, (None, None))[1])
+
+
+def _download_hint(path: Path) -> str:
+    """What to do about a bad IDX file: one of the four MNIST files is
+    downloaded again once it is gone (``fetch``); any other, nothing knows."""
+    return ("; delete it and it will be downloaded again" if path.name in IDX_FILES
+            else "")
 
 
 def parse_idx(raw: bytes, path: Path, shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -916,3 +1033,105 @@ def _shut(sockets: list) -> None:
     for sock in sockets:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
+
+
+#### Naming a value read from a file, in a message
+# A file can hold a value whose text is astronomically long: a tuple of 30
+# references to a tuple of 30 references to ..., twelve deep, is a pickle
+# of about 100 bytes whose repr would have 30**12 parts.  So a message
+# never formats a value from a file whole, not even to cut it short
+# afterwards: ``describe`` names it by its type and size, and shows at most
+# a few dozen characters of it, built from its first parts alone.
+
+def describe(value: Any, limit: int = 60) -> str:
+    """``value`` as a message should name it, in at most about ``limit``
+    characters: its repr when that is short (``'0.5'``, ``[784, 0, 10]``,
+    ``None``), else its type and size and the start of its repr, such as
+    ``a tuple of 30 items: ((((((), (), (), ...``.  The work is bounded by
+    ``limit`` whatever ``value`` holds; only numbers, strings, bytes and
+    the builtin containers are looked into, and no object's own ``__repr__``
+    is called."""
+    text, whole = _preview(value, limit)
+    if whole:
+        return text
+    return f"{_kind(value)}: {text}..." if text else _kind(value)
+
+
+def describe_error(error: BaseException, limit: int = 200) -> str:
+    """``error``'s type and the first line of its message, cut to ``limit``
+    characters; an error holding one value that is not text (a KeyError's
+    key) names it with ``describe``."""
+    if len(error.args) == 1 and not isinstance(error.args[0], str):
+        text = describe(error.args[0])
+    else:
+        text = str(error)
+    lines = text.splitlines()
+    text = lines[0] if lines else ""
+    return f"{type(error).__name__}: {text[:limit]}" if text else type(error).__name__
+
+
+def _preview(value, budget: int) -> tuple[str, bool]:
+    """The start of ``value``'s repr, at most ``budget`` characters, and
+    whether that is all of it.  Each call either returns at once or spends
+    at least one character of its budget before looking inside, so the
+    work is in proportion to ``budget``."""
+    if budget <= 0:
+        return "", False
+    numpy_number = isinstance(value, (np.number, np.bool_))
+    if value is None or type(value) in (bool, float) or numpy_number:
+        text = repr(value)
+    elif type(value) is int:
+        if value.bit_length() > 128:  # its digits alone could take long to work out
+            return "", False
+        text = repr(value)
+    elif type(value) in (str, bytes, bytearray):
+        text = repr(value[:budget])
+        if len(value) > budget:
+            return text[:budget], False
+    elif type(value) in (tuple, list, dict):
+        return _preview_items(value, budget)
+    else:
+        return "", False
+    return (text, True) if len(text) <= budget else (text[:budget], False)
+
+
+def _preview_items(value, budget: int) -> tuple[str, bool]:
+    opening, closing = {tuple: "()", list: "[]", dict: "{}"}[type(value)]
+    items = value.items() if type(value) is dict else value
+    text = opening
+    for i, item in enumerate(items):
+        separator = ", " if i else ""
+        room = budget - len(text) - len(separator) - 1
+        if type(value) is dict:
+            part, whole = _preview(item[0], room - 2)
+            if whole:
+                rest, whole = _preview(item[1], room - len(part) - 2)
+                part += ": " + rest
+        else:
+            part, whole = _preview(item, room)
+        text += separator + part
+        if not whole:
+            return text[:budget], False
+    if type(value) is tuple and len(value) == 1:
+        text += ","
+    text += closing
+    return (text, True) if len(text) <= budget else (text[:budget], False)
+
+
+def _kind(value) -> str:
+    """What ``value`` is and how big, from its type and length alone."""
+    kind = type(value)
+    if kind is int:
+        return f"an integer of {value.bit_length():,} bits"
+    if kind is str:
+        return f"a string of {len(value):,} characters"
+    if kind in (bytes, bytearray):
+        return f"{len(value):,} bytes"
+    if kind in (tuple, list, dict, set, frozenset):
+        return f"a {kind.__name__} of {len(value):,} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, np.ndarray) or (kind.__module__.split(".")[0] == "torch"
+                                          and hasattr(value, "shape")
+                                          and hasattr(value, "dtype")):
+        return f"an array of shape {tuple(int(n) for n in value.shape)} and dtype {value.dtype}"
+    name = kind.__name__[:40]
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"

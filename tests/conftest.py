@@ -31,3 +31,68 @@ def no_data(monkeypatch):
         raise AssertionError("the data was loaded before the arguments were checked")
     monkeypatch.setattr(mnist_loader, "load_data", refuse)
     monkeypatch.setattr(mnist_loader, "load_data_wrapper", refuse)
+
+
+def run_with_ctrl_c_at(step, filename, k):
+    """Run ``step()``, sending a real SIGINT (what Ctrl-C sends) at the k-th
+    point where Python acts on one in the code of ``filename`` (k = 0: at
+    none), and return how many such points the run passed and whether it
+    ended in a KeyboardInterrupt.
+
+    CPython runs a pending signal's handler only at certain points, which
+    these are: as a function of that code, or one it calls, starts; where
+    a loop of that code jumps back; and after each call that code makes
+    returns.  (Not between any two instructions: the handler cannot run,
+    for instance, between the two stores of ``a.x, a.y = x, y``.)  The
+    SIGINT is sent by ``signal.raise_signal``, so its handler runs there
+    and then, as it would at such a point."""
+    import dis
+    import signal
+    import sys
+
+    passed = 0
+    jump_back = dis.opmap["JUMP_BACKWARD"]
+    calls_made = {dis.opmap[name] for name in ("CALL", "CALL_FUNCTION_EX", "CALL_KW")
+                  if name in dis.opmap}
+    last = {}  # each traced frame's instruction before this one
+
+    def point():
+        nonlocal passed
+        passed += 1
+        if passed == k:
+            signal.raise_signal(signal.SIGINT)
+
+    def opcodes(frame, event, arg):
+        if event == "opcode":
+            op = frame.f_code.co_code[frame.f_lasti]
+            if last.get(frame) in calls_made or op == jump_back:
+                point()
+            last[frame] = op
+        elif event == "return" and last.get(frame) in calls_made:
+            point()  # a call just before the return came back
+        return opcodes
+
+    def starts(frame, event, arg):
+        ours = frame.f_code.co_filename == filename
+        if ours or (frame.f_back is not None and frame.f_back.f_code.co_filename == filename):
+            point()  # the function starts
+        if ours:
+            frame.f_trace_opcodes = True
+            return opcodes
+        return None
+
+    tracer = sys.gettrace()
+    sys.settrace(starts)
+    try:
+        step()
+    except KeyboardInterrupt:
+        return passed, True
+    finally:
+        sys.settrace(tracer)
+    return passed, False
+
+
+@pytest.fixture
+def ctrl_c_at():
+    """``run_with_ctrl_c_at``, for tests of what an interrupted step leaves."""
+    return run_with_ctrl_c_at

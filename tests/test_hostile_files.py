@@ -22,10 +22,12 @@ The tables:
 
 import codecs
 import gzip
+import json
 import os
 import pickle
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -264,6 +266,133 @@ def test_idx_bombs_stop_at_the_size_the_file_can_have(case, tmp_path):
     assert out.startswith("REFUSED") and str(path) in out and message in out, out
 
 
+#### Values whose text has no end
+# A tuple of 30 references to a tuple of 30 references to ..., twelve deep,
+# is a pickle of a few hundred bytes standing for 30**12 values.  A reader
+# that formatted it for a message, even to cut the text short afterwards,
+# would run out of memory; one that hashed it (a set lookup does) would
+# never finish.  Every reader names a value from a file with
+# data_files.describe: its type and size, and a preview of a few dozen
+# characters.  Each file is read in a child under a 256 MiB allowance and
+# a 60 s limit, and must be refused in one short line.  A JSON file cannot
+# share references, so its values are only as large as its text, but its
+# messages are held to the same rule.
+
+def nested(depth=12, width=30):
+    value = ()
+    for _ in range(depth):
+        value = (value,) * width
+    return value
+
+
+READER_CHILD = r"""
+import resource, sys
+sys.path.insert(0, sys.argv[1])
+import mnist_loader, network, network2
+with open("/proc/self/statm") as f:
+    size = int(f.read().split()[0]) * resource.getpagesize()
+limit = size + (256 << 20)
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+read = {"load_data": mnist_loader.load_data, "network.load": network.load,
+        "network2.load": network2.load}[sys.argv[2]]
+try:
+    read(sys.argv[3])
+    print("LOADED")
+except ValueError as e:
+    print("REFUSED", e)
+"""
+
+
+def refusal(reader, path):
+    """What the READER_CHILD says of ``path``, checked to be one line of refusal."""
+    done = subprocess.run([sys.executable, "-c", READER_CHILD, str(SRC), reader, str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, f"the reader died ({done.returncode}): {done.stderr[-2000:]}"
+    out = done.stdout
+    assert out.startswith("REFUSED") and str(path) in out and out.count("\n") == 1, out[:2000]
+    assert len(out) < 400, out[:2000]
+    return out
+
+
+NESTED = {
+    "a dtype named by it": (Forged((np.dtype, (nested(), False, True))),
+                            r"dtype a tuple of 30 items: \(\(\(\(\(\(\(\(\(\(\(\(\(\), \(\), "),
+    "an array's shape": (array(nested(), dtype("f4", plain()), b""),
+                         r"an array's shape a tuple of 30 items: \(\(\(\(.*\.\.\. is not a tuple"),
+    "a protocol-5 array's order":
+        (Forged((numeric._frombuffer, (bytes(4), dtype("f4", plain()), (1,), nested()))),
+         r"an array's order a tuple of 30 items: \(\(\("),
+    "a dtype's byte order (a set lookup would hash it)":
+        (array((1,), dtype("f4", (3, nested(), None, None, None, -1, -1, 0)), bytes(4)),
+         "the state of dtype float32 is not a plain dtype's"),
+    "the whole file": (nested(), r"expected a triple \(training, validation, test\), "
+                                 r"found tuple"),
+    "the images of a list-of-arrays file":
+        (((list(nested(depth=11)), [0] * 30),) * 3,
+         "a list of training images must hold arrays of 784 real pixels, found tuple"),
+}
+
+
+@pytest.mark.parametrize("case", list(NESTED))
+def test_a_data_pickle_of_values_nested_deep_is_refused_in_one_line(case, tmp_path):
+    obj, message = NESTED[case]
+    path = gz(tmp_path / "nested.pkl.gz", pickle.dumps(obj, protocol=2))
+    assert path.stat().st_size < 2000
+    assert re.search(message, refusal("load_data", path))
+
+
+def network_json(**changes):
+    return json.dumps({"sizes": [2, 1], "weights": [[[1.0, 2.0]]], "biases": [[[0.0]]],
+                       "cost": "QuadraticCost", **changes})
+
+
+JSON_VALUES = {
+    "sizes of a million zeros": ("network2.load", network_json(sizes=[0] * 1_000_000),
+                                 "sizes must list at least two positive layer sizes, such as "
+                                 r"\[784, 30, 10\]; got a list of 1,000,000 items: \[0, 0, "),
+    "a million sizes, and no weights for them":
+        ("network.load", network_json(sizes=[1] * 1_000_000),
+         "'weights' must be a list of 999999 matrices for sizes a list of 1,000,000 items"),
+    "a cost of a million numbers": ("network.load", network_json(cost=[[0] * 10] * 100_000),
+                                    "'cost' must be a cost class name, found a list of "
+                                    r"100,000 items: \[\[0, 0, "),
+    "a cost named in three million letters":
+        ("network2.load", network_json(cost="x" * 3_000_000),
+         "unknown cost a string of 3,000,000 characters: 'xxx"),
+}
+
+
+@pytest.mark.parametrize("case", list(JSON_VALUES))
+def test_a_network_json_value_is_named_by_its_type_and_size(case, tmp_path):
+    reader, text, message = JSON_VALUES[case]
+    path = tmp_path / "net.json"
+    path.write_text(text)
+    assert re.search(message, refusal(reader, path))
+
+
+@pytest.mark.parametrize("value, text", [
+    ("0.5", "'0.5'"), (0.5, "0.5"), (None, "None"), (True, "True"), (float("nan"), "nan"),
+    ([784, 0, 10], "[784, 0, 10]"), ((1,), "(1,)"), ({"a": [1, b"2"]}, "{'a': [1, b'2']}"),
+    (np.int64(3), "np.int64(3)"), (2 ** 100, str(2 ** 100)),
+    (2 ** 200, "an integer of 201 bits"), ([2 ** 200], "a list of 1 item: [..."),
+    (np.zeros((3, 4)), "an array of shape (3, 4) and dtype float64"),
+    (Path("/"), "a PosixPath"), (object(), "an object"),
+    ("x" * 100, "a string of 100 characters: '" + "x" * 59 + "..."),
+    (list(range(1000)), "a list of 1,000 items: [" + ", ".join(map(str, range(17))) + ", ..."),
+    (nested(), "a tuple of 30 items: " + "(" * 13 + "), " + "(), " * 8 + "..."),
+])
+def test_describe_shows_a_short_value_whole_and_names_any_other(value, text):
+    assert data_files.describe(value) == text
+
+
+def test_describe_error_gives_one_line_and_names_a_keys_value():
+    assert data_files.describe_error(ValueError("first\nsecond")) == "ValueError: first"
+    assert data_files.describe_error(KeyError(nested())).startswith(
+        "KeyError: a tuple of 30 items: ((((")
+    assert data_files.describe_error(OSError(2, "No such file", "x")) == \
+        "FileNotFoundError: [Errno 2] No such file: 'x'"
+
+
 #### Files that must load
 
 def book_triple(n=3, x_dtype=np.float32, y_dtype=np.int64, order="C"):
@@ -476,3 +605,213 @@ def test_a_folder_that_cannot_be_made_gives_one_error_naming_the_file(tmp_path):
     with pytest.raises(DataFileError, match=f"{target}: cannot write here") as error:
         data_files.write_pickle(target, book_triple())
     assert isinstance(error.value, OSError)
+
+
+#### Writers: what is already at the path
+# Every save in the project goes through data_files.atomic_path; each one
+# is tried here.  Only fifos made in tmp_path stand for the devices: no test
+# goes near a real /dev node.
+
+WRITERS = ["write_pickle", "write_json", "network.save", "network2.save",
+           "network3.save", "save_png"]
+
+
+def save_with(writer, path):
+    """Save something to ``path`` with ``writer``; return a function that
+    reads it back (through whatever path it is given) and checks it."""
+    if writer == "write_pickle":
+        data_files.write_pickle(path, book_triple())
+        return lambda p: mnist_loader.load_data(p)[0][0].shape == (3, 784)
+    if writer == "write_json":
+        data_files.write_json(path, {"a": 1})
+        return lambda p: Path(p).read_text() == '{"a": 1}'
+    if writer in ("network.save", "network2.save"):
+        import network
+        import network2
+        module = network if writer == "network.save" else network2
+        module.Network([2, 3, 2], seed=0).save(path)
+        return lambda p: module.load(p).sizes == [2, 3, 2]
+    if writer == "network3.save":
+        import network3
+        network3.Network([network3.FullyConnectedLayer(n_in=4, n_out=3),
+                          network3.SoftmaxLayer(n_in=3, n_out=2)], 1).save(path)
+        return lambda p: network3.load(p).layers[0].n_out == 3
+    if writer == "save_png":
+        import reproduction
+        fig, ax = reproduction.figure()
+        ax.plot([0, 1])
+        reproduction.save_png(fig, path)
+        return lambda p: Path(p).read_bytes().startswith(b"\x89PNG")
+    raise AssertionError(writer)
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_save_onto_a_fifo_is_refused_and_the_fifo_kept(writer, tmp_path):
+    fifo = tmp_path / "net"
+    os.mkfifo(fifo)
+    with pytest.raises(DataFileError) as error:
+        save_with(writer, fifo)
+    assert str(error.value) == (f"{fifo}: is a fifo (named pipe), not a regular file; "
+                                f"refusing to write over it")
+    assert isinstance(error.value, OSError)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and os.listdir(tmp_path) == ["net"]
+
+
+@pytest.mark.parametrize("writer", ["write_pickle", "network.save", "network3.save"])
+def test_a_save_onto_a_folder_is_refused_and_the_folder_kept(writer, tmp_path):
+    folder = tmp_path / "out"
+    (folder / "inside").mkdir(parents=True)
+    with pytest.raises(DataFileError, match=f"^{folder}: is a folder, not a regular "
+                                            f"file; refusing to write over it$"):
+        save_with(writer, folder)
+    assert os.listdir(tmp_path) == ["out"] and os.listdir(folder) == ["inside"]
+
+
+def test_a_save_through_a_link_to_a_fifo_is_refused(tmp_path):
+    fifo, link = tmp_path / "fifo", tmp_path / "net.json"
+    os.mkfifo(fifo)
+    link.symlink_to(fifo)
+    with pytest.raises(DataFileError, match=f"^{link}: links to {fifo}, which is a fifo"):
+        data_files.write_json(link, {})
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()
+    assert sorted(os.listdir(tmp_path)) == ["fifo", "net.json"]
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_save_onto_a_symlink_writes_through_and_keeps_the_mode(writer, tmp_path):
+    """The link stays a link; the file it points to (in another folder
+    here) gets the new contents and keeps its permission bits; no
+    temporary is left in either folder."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    real, link = elsewhere / "real", tmp_path / "link"
+    real.write_bytes(b"old contents")
+    real.chmod(0o600)
+    link.symlink_to(real)
+    check = save_with(writer, link)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert check(real) and check(link)
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+    assert os.listdir(tmp_path / "elsewhere") == ["real"]
+    assert sorted(os.listdir(tmp_path)) == ["elsewhere", "link"]
+
+
+def test_a_save_onto_a_dangling_symlink_makes_the_file_it_names(tmp_path):
+    link = tmp_path / "net.json"
+    link.symlink_to("made.json")
+    data_files.write_json(link, [1])
+    assert link.is_symlink() and (tmp_path / "made.json").read_text() == "[1]"
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o444, 0o755])
+def test_a_replaced_file_keeps_its_permission_bits(mode, tmp_path):
+    target = tmp_path / "data.pkl.gz"
+    target.write_bytes(b"old")
+    target.chmod(mode)
+    data_files.write_pickle(target, book_triple())
+    assert stat.S_IMODE(target.stat().st_mode) == mode
+    assert mnist_loader.load_data(target)[0][0].shape == (3, 784)
+
+
+def test_a_new_file_gets_the_umasks_mode(tmp_path):
+    old = os.umask(0o027)
+    try:
+        data_files.write_json(tmp_path / "new.json", {})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == 0o640
+
+
+# A writer in another pid namespace: its temporary's name carries a pid that
+# means nothing here (that of a process that has ended), but it holds the lock.
+FOREIGN_WRITER = r"""
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, b"half a file")
+print("writing", flush=True)
+time.sleep(60)
+"""
+
+
+def a_dead_pid():
+    """The pid of a process that has ended and been reaped."""
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    return int(ended.stdout)
+
+
+def test_a_live_writers_temporary_is_kept_whatever_pid_its_name_gives(tmp_path):
+    temporary = tmp_path / f".net.json.{a_dead_pid()}-abc123.part"
+    child = subprocess.Popen([sys.executable, "-c", FOREIGN_WRITER, str(temporary)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "writing\n"
+        data_files.write_json(tmp_path / "net.json", {"n": 1})
+        assert temporary.read_bytes() == b"half a file"  # still there, untouched
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    # Its writer gone, nobody holds the lock: the next writer removes it.
+    data_files.write_json(tmp_path / "net.json", {"n": 2})
+    assert sorted(os.listdir(tmp_path)) == ["net.json"]
+
+
+def test_an_unlocked_temporary_of_another_name_or_a_link_is_not_touched(tmp_path):
+    """The sweep looks only at the target's own temporaries, and never
+    follows a link named like one."""
+    victim, pid = tmp_path / "victim", a_dead_pid()
+    victim.write_text("keep me")
+    (tmp_path / f".net.json.{pid}-x.part").symlink_to(victim)
+    (tmp_path / f".other.json.{pid}-x.part").write_text("another file's")
+    data_files.write_json(tmp_path / "net.json", {})
+    assert victim.read_text() == "keep me"
+    assert sorted(os.listdir(tmp_path)) == [f".net.json.{pid}-x.part",
+                                            f".other.json.{pid}-x.part", "net.json", "victim"]
+
+
+#### Network JSON files: the memory they cost
+# network.py and network2.py state what reading their JSON may cost: up to
+# 50 bytes of memory a byte of text (lists nested deep).  Each file here is
+# read in a child allowed 64 bytes a byte (the rest is the allocator's own).
+
+JSON_CHILD = r"""
+import resource, sys
+sys.path.insert(0, sys.argv[1])
+import network, network2
+with open("/proc/self/statm") as f:
+    size = int(f.read().split()[0]) * resource.getpagesize()
+limit = size + int(sys.argv[4])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+module = {"network": network, "network2": network2}[sys.argv[2]]
+try:
+    module.load(sys.argv[3])
+    print("LOADED")
+except ValueError as e:
+    print("REFUSED", e)
+"""
+
+
+def json_text(case, size):
+    """About ``size`` bytes of the costliest JSON text of each kind."""
+    if case == "lists nested deep":
+        unit = "[" * 200 + "]" * 200 + ","
+        n = (size - 40) // len(unit)
+        return '{"sizes": [1, 1], "junk": [' + (unit * n).rstrip(",") + "]}"
+    n = (size - 200) // 10  # a network whose hidden layer takes one input
+    rows, flat = ",".join(["[0]"] * n), ",".join(["0"] * n)
+    return (f'{{"sizes": [1, {n}, 1], "weights": [[{rows}], [[{flat}]]], '
+            f'"biases": [[{rows}], [[0]]], "cost": "QuadraticCost"}}')
+
+
+@pytest.mark.parametrize("module", ["network", "network2"])
+@pytest.mark.parametrize("case, outcome", [("lists nested deep", "REFUSED"),
+                                           ("rows of one number", "LOADED")])
+def test_network_json_costs_no_more_memory_than_stated(module, case, outcome, tmp_path):
+    path = tmp_path / "net.json"
+    path.write_text(json_text(case, 8 * MIB))
+    done = subprocess.run([sys.executable, "-c", JSON_CHILD, str(SRC), module, str(path),
+                           str(64 * path.stat().st_size)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith(outcome), done.stdout

@@ -300,6 +300,35 @@ def test_a_wrong_expanded_file_says_how_to_make_it_again(tmp_path):
         mnist_loader.load_data(path)
 
 
+def test_advice_about_a_damaged_file_fits_where_it_is(tmp_path, monkeypatch):
+    """Only the data folder's mnist.pkl.gz comes back when deleted; an
+    expanded file elsewhere is remade with --output; of IDX files only the
+    four MNIST ones are downloaded again; for any other file there is no
+    advice to give."""
+    data, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    data.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.setenv(data_files.DATA_DIR_ENV, str(data))
+
+    def refusal(path, read=mnist_loader.load_data):
+        path.write_bytes(gzip.compress(pickle.dumps(list(range(1000))))[:-20])  # cut short
+        with pytest.raises(DataFileError) as error:
+            read(path)
+        return str(error.value)
+    assert refusal(data / "mnist.pkl.gz").endswith(
+        "; delete it, and load_data() will build it again from the MNIST files")
+    assert "delete" not in refusal(elsewhere / "mnist.pkl.gz")
+    assert "delete" not in refusal(data / "mine.pkl.gz")
+    assert refusal(data / "mnist_expanded.pkl.gz").endswith(
+        "; make it again with python expand_mnist.py --force")
+    assert refusal(elsewhere / "mnist_expanded.pkl.gz").endswith(
+        f"; make it again with python expand_mnist.py --force --output "
+        f"{elsewhere / 'mnist_expanded.pkl.gz'}")
+    assert refusal(elsewhere / "t10k-labels-idx1-ubyte.gz", data_files.read_idx).endswith(
+        "; delete it and it will be downloaded again")
+    assert "delete" not in refusal(elsewhere / "my-labels-idx1-ubyte.gz", data_files.read_idx)
+
+
 def test_missing_named_file_gives_a_clear_error(tmp_path):
     with pytest.raises(DataFileError, match="no such data file.*expand_mnist.py"):
         mnist_loader.load_data(tmp_path / "mnist_expanded.pkl.gz")

@@ -431,6 +431,121 @@ def test_l2_term_is_the_books_cost():
         assert not torch.equal(param, old)
 
 
+@pytest.fixture
+def torch_settings_kept():
+    """PyTorch's gradient mode and threads, put back after the test: a
+    Ctrl-C landing in the exit of a ``torch.no_grad`` block (or of
+    device_settings) leaves them changed, as it would in a session."""
+    grad, threads = torch.is_grad_enabled(), torch.get_num_threads()
+    yield
+    torch.set_grad_enabled(grad)
+    torch.set_num_threads(threads)
+
+
+def snapshot(net):
+    return [p.detach().clone() for p in net.params]
+
+
+def restore(net, params):
+    with torch.no_grad():
+        for p, saved in zip(net.params, params):
+            p.copy_(saved)
+
+
+def same(net, params):
+    return all(torch.equal(p, q) for p, q in zip(net.params, params))
+
+
+def test_ctrl_c_anywhere_in_a_step_leaves_the_old_parameters_or_the_new(
+        ctrl_c_at, torch_settings_kept):
+    """A real SIGINT at each point of update_mini_batch (with weight decay)
+    in turn: each one interrupts the step, which has then changed nothing
+    or been taken whole; a Ctrl-C that comes while the changes are made is
+    held back until they are done, then raised."""
+    import signal
+    mb = 5
+    net = fc_softmax_net(mb)
+    xb, yb = shared(*synthetic(mb, n_in=6, classes=3, seed=2))
+    old = snapshot(net)
+    net.update_mini_batch(xb, yb, 0.3, 4.0, 3)
+    new = snapshot(net)
+    outcomes = []
+    for k in range(1, 1000):
+        restore(net, old)
+        torch.set_grad_enabled(True)  # each run as in a fresh session
+        passed, interrupted = ctrl_c_at(lambda: net.update_mini_batch(xb, yb, 0.3, 4.0, 3),
+                                        network3.__file__, k)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        if passed < k:  # no point left to interrupt at: the step ran whole
+            assert not interrupted and same(net, new)
+            break
+        assert interrupted, k
+        outcomes.append("old" if same(net, old) else "new" if same(net, new) else "a mix")
+    assert len(outcomes) > 20 and set(outcomes) == {"old", "new"}, outcomes
+
+
+def test_ctrl_c_anywhere_in_sgd_leaves_the_parameters_of_a_whole_step(
+        ctrl_c_at, torch_settings_kept):
+    """The same through SGD (two steps, then the validation accuracy),
+    which keeps its handler in place for all the steps and puts Python's
+    back however it ends."""
+    import signal
+    mb = 4
+    net = fc_softmax_net(mb)
+    data = shared(*synthetic(2 * mb, n_in=6, classes=3, seed=5))
+    states = [snapshot(net)]
+    for j in range(2):
+        net.update_mini_batch(data[0][j * mb:(j + 1) * mb], data[1][j * mb:(j + 1) * mb],
+                              0.3, 1.0, 2)
+        states.append(snapshot(net))
+    outcomes = []
+    for k in range(1, 5000):
+        restore(net, states[0])
+        passed, interrupted = ctrl_c_at(
+            lambda: quiet(net.SGD, data, 1, mb, 0.3, data, None, 1.0), network3.__file__, k)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        if passed < k:
+            assert not interrupted and same(net, states[2])
+            break
+        assert interrupted, k
+        outcomes.append(next((j for j, state in enumerate(states) if same(net, state)),
+                             "a mix"))
+    assert len(outcomes) > 100 and set(outcomes) == {0, 1, 2}, outcomes
+
+
+def test_a_step_takes_its_gradients_where_pytorchs_are_off():
+    """As a Ctrl-C in a torch.no_grad block's exit can leave them; the
+    step is the same, and the caller's setting stays as it was."""
+    mb = 5
+    xb, yb = shared(*synthetic(mb, n_in=6, classes=3, seed=2))
+    net, off = fc_softmax_net(mb), fc_softmax_net(mb)
+    net.update_mini_batch(xb, yb, 0.3, 4.0, 3)
+    with torch.no_grad():
+        off.update_mini_batch(xb, yb, 0.3, 4.0, 3)
+        assert not torch.is_grad_enabled()
+    assert same(off, snapshot(net))
+
+
+def test_a_step_in_another_thread_needs_no_signal_handler():
+    import signal
+    import threading
+    mb = 5
+    net = fc_softmax_net(mb)
+    xb, yb = shared(*synthetic(mb, n_in=6, classes=3, seed=2))
+    old, errors = snapshot(net), []
+
+    def step():
+        try:
+            net.update_mini_batch(xb, yb, 0.3, 0.0, 3)
+        except Exception as e:  # what signal.signal raises outside the main thread
+            errors.append(e)
+    thread = threading.Thread(target=step)
+    thread.start()
+    thread.join()
+    assert errors == [] and not same(net, old)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_sgd_printed_lines_and_iteration_numbers():
     mb = 1
     np.random.seed(0)
@@ -751,6 +866,33 @@ def test_sgd_options_are_checked():
                 net.SGD((x, y), 1, 2, 0.1, (x, y), None, **{name: bad})
     with pytest.raises(TypeError):
         net.SGD((x, y), 1, 2, 0.1, (x, y), None, 0.0, 3)  # keyword-only
+
+
+@pytest.mark.parametrize("where, image, value", [
+    ("training_data", 0, "nan"), ("training_data", 37, "inf"),
+    ("validation_data", 5, "-inf"), ("test_data", 11, "nan")])
+def test_sgd_refuses_nan_or_infinity_naming_the_first_image(where, image, value):
+    x, y = synthetic(40, n_in=6, classes=3, seed=21)
+    bad = x.copy()
+    bad[image, 4] = float(value)
+    bad[min(image + 2, 39), 1] = np.nan  # a later one is not the one named
+    data = {name: shared(bad, y) if name == where else shared(x, y)
+            for name in ("training_data", "validation_data", "test_data")}
+    net = fc_softmax_net(2)
+    before = snapshot(net)
+    with pytest.raises(ValueError) as error:
+        net.SGD(data["training_data"], 1, 2, 0.1, data["validation_data"],
+                data["test_data"])
+    assert str(error.value) == (f"{where}: image {image} holds {value}; every pixel "
+                                f"must be a finite number")
+    assert same(net, before)
+
+
+def test_sgd_takes_finite_images_too_large_to_add_up():
+    x, y = synthetic(4, n_in=6, classes=3, seed=22)
+    x[:, 0] = 3e38  # finite float32 values whose sum is not
+    net = fc_softmax_net(2)
+    quiet(net.SGD, shared(x, y), 1, 2, 0.0, shared(x, y), None)
 
 
 def test_training_runs_through_the_public_pieces(monkeypatch):
