@@ -682,8 +682,9 @@ def _problem(error, path) -> str:
         if text.startswith(name):
             text = text[len(name):].lstrip(" :")
             break
-    if text.startswith("not a network saved by network3"):
-        return "network3.load cannot read it"  # the rest is PyTorch's own account
+    prefix = "not a network saved by network3 ("
+    if text.startswith(prefix) and text.endswith(")"):
+        text = text[len(prefix):-1]  # network3's own reason, such as its zip -0 hint
     for preamble in ("is not a saved network2 network:", "malformed network file:"):
         if text.startswith(preamble):
             text = text[len(preamble):].strip()
