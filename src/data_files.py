@@ -424,7 +424,10 @@ class _Budget:
         """Fill ``buffer`` straight from the file, with no copy in between."""
         self.claim(len(buffer))
         view, got = memoryview(buffer), 0
-        while got < len(buffer) and (n := self.file.readinto(view[got:])):
+        # A piece at a time: gzip decompresses each read into a new bytes
+        # object before copying it over, so one read of it all would
+        # briefly hold the data twice.
+        while got < len(buffer) and (n := self.file.readinto(view[got:got + (1 << 24)])):
             got += n
         self.used += got
         return got

@@ -815,3 +815,17 @@ def test_network_json_costs_no_more_memory_than_stated(module, case, outcome, tm
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith(outcome), done.stdout
+
+
+def test_a_large_array_is_read_holding_its_bytes_once(tmp_path):
+    """A small file that declares a big array (256 MiB of zeros in about
+    250 kB) costs the array's size, not twice it: gzip's reads are taken a
+    piece at a time, so its decompressed copy never holds the whole."""
+    images = np.zeros((256 * MIB // (784 * 4), 784), np.float32)
+    other = (np.zeros((1, 784), np.float32), np.zeros(1, np.int64))
+    path = tmp_path / "zeros.pkl.gz"
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        pickle.dump(((images, np.zeros(len(images), np.int64)), other, other), f, protocol=4)
+    assert path.stat().st_size < 2 * MIB
+    out = read_in_child(path, memory_limit=256 * MIB + 128 * MIB)
+    assert out.startswith("LOADED"), out
