@@ -173,6 +173,17 @@ def with_device_settings(method):
     return method_with_device_settings
 
 
+def with_whole_steps(method):
+    """Run ``method`` (SGD) with the Ctrl-C guard in place for all its
+    steps, so that each step is made whole or not at all (``_WholeSteps``,
+    in the section "Ctrl-C and the training step" near the end)."""
+    @functools.wraps(method)
+    def method_with_whole_steps(*args, **kwargs):
+        with _whole_steps.installed():
+            return method(*args, **kwargs)
+    return method_with_whole_steps
+
+
 #### Load the MNIST data
 def load_data_shared(filename: str | os.PathLike | None = None):
     """Return ``[(x, y), (x, y), (x, y)]``: training, validation and test data
@@ -213,85 +224,6 @@ class DataPair(tuple):
 def size(data) -> int:
     """The number of examples in ``data``, an (x, y) pair."""
     return data[0].shape[0]
-
-
-#### Ctrl-C and the training step
-class _WholeSteps:
-    """Makes each step of ``update_mini_batch`` all or nothing for Ctrl-C.
-
-    A step changes the parameters in place, tensor by tensor (weight decay,
-    then ``param -= eta*grad``); a KeyboardInterrupt between two of those
-    would leave a network that is neither the old one nor the new.  So,
-    in the main thread, ``installed()`` puts in a SIGINT handler that
-    passes each Ctrl-C straight on to the handler it replaced, except
-    while ``apply`` runs a step's changes: then the Ctrl-C waits until they
-    are all made.  SGD installs it once for all its steps, which then pay
-    about 0.1 us each (a shallow-net step takes some 140 us on our 2-core
-    machine); ``update_mini_batch`` called on its own installs it for its
-    one step, which costs about 9.5 us.  In another thread, which Python
-    never interrupts, or where SIGINT is not handled by Python code,
-    nothing is installed.
-    """
-
-    def __init__(self) -> None:
-        self.replaced = None   # the handler ours stands in front of, while installed
-        self.applying = False
-        self.held = None       # a Ctrl-C that came while applying: (signum, frame)
-
-    def _handler(self, signum, frame) -> None:
-        if self.applying:
-            self.held = (signum, frame)
-        else:
-            (self.replaced or signal.default_int_handler)(signum, frame)
-
-    @contextlib.contextmanager
-    def installed(self):
-        """Our handler, in place inside the with block (or for the call of a
-        function it decorates), unless it is already or cannot be."""
-        replaced = None
-        if self.replaced is None and threading.current_thread() is threading.main_thread():
-            replaced = signal.getsignal(signal.SIGINT)
-            if not callable(replaced):  # SIG_IGN, SIG_DFL or not set from Python
-                replaced = None
-        if replaced is None:
-            yield
-            return
-        self.replaced = replaced  # first: ours may be called at once
-        try:
-            signal.signal(signal.SIGINT, self._handler)
-            yield
-        finally:
-            # Put back what was there (however the block ended, even by a
-            # Ctrl-C the moment ours went in); a Ctrl-C that comes meanwhile
-            # is held, then passed on.
-            self.applying = True
-            try:
-                if signal.getsignal(signal.SIGINT) == self._handler:
-                    signal.signal(signal.SIGINT, replaced)
-            finally:
-                self.applying, self.replaced = False, None
-                held, self.held = self.held, None
-            if held is not None:
-                replaced(*held)
-
-    def apply(self, changes: Callable[[], None]) -> None:
-        """Call ``changes()`` with Ctrl-C held back until it returns."""
-        if self.replaced is None:
-            with self.installed():
-                if self.replaced is not None:
-                    return self.apply(changes)
-                return changes()  # nothing can interrupt it here
-        self.applying = True
-        try:
-            changes()
-        finally:
-            self.applying = False
-            held, self.held = self.held, None
-        if held is not None:
-            self.replaced(*held)
-
-
-_whole_steps = _WholeSteps()
 
 
 #### Main class used to construct and train networks
@@ -350,7 +282,7 @@ class Network:
             self.output_dropout = self.layers[-1].output_dropout
 
     @with_device_settings
-    @_whole_steps.installed()  # once for all the steps: see _WholeSteps
+    @with_whole_steps  # once for all the steps: see _WholeSteps
     def SGD(self, training_data, epochs: int, mini_batch_size: int, eta: float,
             validation_data, test_data, lmbda: float = 0.0, *,
             early_stopping_n: int = 0, eta_schedule_n: int = 0) -> None:
@@ -1200,6 +1132,85 @@ def _check_pickle_sharing(pickled: bytes) -> None:
 
 
 _CHANGED_IN_PLACE = {"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD"}
+
+
+#### Ctrl-C and the training step
+class _WholeSteps:
+    """Makes each step of ``update_mini_batch`` all or nothing for Ctrl-C.
+
+    A step changes the parameters in place, tensor by tensor (weight decay,
+    then ``param -= eta*grad``); a KeyboardInterrupt between two of those
+    would leave a network that is neither the old one nor the new.  So,
+    in the main thread, ``installed()`` puts in a SIGINT handler that
+    passes each Ctrl-C straight on to the handler it replaced, except
+    while ``apply`` runs a step's changes: then the Ctrl-C waits until they
+    are all made.  SGD installs it once for all its steps, which then pay
+    about 0.1 us each (a shallow-net step takes some 140 us on our 2-core
+    machine); ``update_mini_batch`` called on its own installs it for its
+    one step, which costs about 9.5 us.  In another thread, which Python
+    never interrupts, or where SIGINT is not handled by Python code,
+    nothing is installed.
+    """
+
+    def __init__(self) -> None:
+        self.replaced = None   # the handler ours stands in front of, while installed
+        self.applying = False
+        self.held = None       # a Ctrl-C that came while applying: (signum, frame)
+
+    def _handler(self, signum, frame) -> None:
+        if self.applying:
+            self.held = (signum, frame)
+        else:
+            (self.replaced or signal.default_int_handler)(signum, frame)
+
+    @contextlib.contextmanager
+    def installed(self):
+        """Our handler, in place inside the with block (or for the call of a
+        function it decorates), unless it is already or cannot be."""
+        replaced = None
+        if self.replaced is None and threading.current_thread() is threading.main_thread():
+            replaced = signal.getsignal(signal.SIGINT)
+            if not callable(replaced):  # SIG_IGN, SIG_DFL or not set from Python
+                replaced = None
+        if replaced is None:
+            yield
+            return
+        self.replaced = replaced  # first: ours may be called at once
+        try:
+            signal.signal(signal.SIGINT, self._handler)
+            yield
+        finally:
+            # Put back what was there (however the block ended, even by a
+            # Ctrl-C the moment ours went in); a Ctrl-C that comes meanwhile
+            # is held, then passed on.
+            self.applying = True
+            try:
+                if signal.getsignal(signal.SIGINT) == self._handler:
+                    signal.signal(signal.SIGINT, replaced)
+            finally:
+                self.applying, self.replaced = False, None
+                held, self.held = self.held, None
+            if held is not None:
+                replaced(*held)
+
+    def apply(self, changes: Callable[[], None]) -> None:
+        """Call ``changes()`` with Ctrl-C held back until it returns."""
+        if self.replaced is None:
+            with self.installed():
+                if self.replaced is not None:
+                    return self.apply(changes)
+                return changes()  # nothing can interrupt it here
+        self.applying = True
+        try:
+            changes()
+        finally:
+            self.applying = False
+            held, self.held = self.held, None
+        if held is not None:
+            self.replaced(*held)
+
+
+_whole_steps = _WholeSteps()
 
 
 #### Input checks: each raises ValueError with a message saying what is wrong
