@@ -32,6 +32,9 @@ data files one way:
   file, keeps an existing file's permission bits, and refuses to replace
   what is not a regular file (a folder, a device, a fifo).
 - ``check_book_format``: the shapes, dtypes and values of the book's triple.
+- ``stored_zip_members`` and ``check_pickle_sharing``: network3's files
+  (zip archives written by torch.save), checked whole before any part of
+  them is used.
 - ``write_json`` and ``read_network_json``: the networks of network.py
   and network2.py, saved in the book's JSON layout, written atomically
   and read back only as checked JSON.
@@ -51,9 +54,11 @@ import json
 import math
 import os
 import pickle
+import pickletools
 import re
 import socket
 import stat
+import struct
 import sys
 import tempfile
 import threading
@@ -1036,6 +1041,219 @@ def _shut(sockets: list) -> None:
     for sock in sockets:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
+
+
+#### Zip archives and the pickles inside them (network3's files)
+# torch.save writes a zip archive: a folder holding data.pkl and one member
+# per tensor.  stored_zip_members checks such an archive whole before any
+# of it is used: its directory within the caller's bounds; every member
+# stored as it is (not compressed, not encrypted), where its directory
+# entry says, inside the file, overlapping no other member, with the CRC-32
+# its entry gives; all of them in one folder.  check_pickle_sharing
+# follows a pickle's opcodes without running them and refuses one in which
+# a value stands for too many others.  Both raise ArchiveError, whose
+# message says what is wrong without the file's name, for the caller to add.
+
+
+class ArchiveError(DataFileError):
+    """A zip archive or its pickle is not what the caller's kind of file holds."""
+
+
+def stored_zip_members(f, size: int, max_members: int, max_directory_bytes: int,
+                       kind: str) -> tuple[dict[str, tuple[int, int]], str]:
+    """The members of the zip archive open as ``f``, ``size`` bytes long,
+    checked as the comment above says, with at most ``max_members`` members
+    listed in at most ``max_directory_bytes`` (more than ``kind``, such
+    as "a network file", has): for each name, where its
+    bytes begin and how many there are; and the folder they are all in."""
+    # The end record: the last 22 bytes, or the last 22 before a comment.
+    tail = read_at(f, max(0, size - 22 - 0xFFFF), min(size, 22 + 0xFFFF))
+    end = tail.rfind(b"PK\x05\x06")
+    while end >= 0 and end + 22 + int.from_bytes(tail[end + 20:end + 22], "little") \
+            != len(tail):  # (true too of a record cut short)
+        end = tail.rfind(b"PK\x05\x06", 0, end)
+    if end < 0:
+        raise ArchiveError("it is not a zip archive, or is cut short: no zip directory "
+                          "ends it")
+    disks, count_here, count, directory_size, directory_at = struct.unpack_from(
+        "<IHHII", tail, end + 4)
+    directory_end = size - len(tail) + end
+    if end >= 20 and tail[end - 20:end - 16] == b"PK\x06\x07":  # zip64: another end record
+        record_at = int.from_bytes(tail[end - 12:end - 4], "little")
+        record = read_at(f, record_at, 56) if record_at < directory_end else b""
+        if len(record) != 56 or record[:4] != b"PK\x06\x06" or (
+                record_at + 12 + int.from_bytes(record[4:12], "little") != directory_end - 20):
+            raise ArchiveError("its zip64 end record is missing or misplaced")
+        disks, count_here, count, directory_size, directory_at = struct.unpack_from(
+            "<QQQQQ", record, 16)
+        directory_end = record_at
+    if disks != 0 or count_here != count:
+        raise ArchiveError("it is a zip archive split over several disks")
+    if count > max_members or directory_size > max_directory_bytes:
+        raise ArchiveError(f"its zip directory lists {count:,} members in "
+                          f"{directory_size:,} bytes, more than {kind} has")
+    if directory_at + directory_size != directory_end:
+        raise ArchiveError("its zip directory is not where its end record says")
+    directory = read_at(f, directory_at, directory_size)
+
+    def damaged(what):
+        return ArchiveError(f"its zip directory is damaged ({what})")
+
+    entries, at = [], 0
+    for _ in range(count):
+        if at + 46 > len(directory) or directory[at:at + 4] != b"PK\x01\x02":
+            raise damaged("an entry does not begin where the one before ends")
+        (flags, method, crc, stored, length, name_length, extra_length, comment_length,
+         disk, header_at) = struct.unpack_from("<8xHH4xIIIHHHH6xI", directory, at)
+        name_bytes = directory[at + 46:at + 46 + name_length]
+        extra = directory[at + 46 + name_length:at + 46 + name_length + extra_length]
+        at += 46 + name_length + extra_length + comment_length
+        if at > len(directory):
+            raise damaged("an entry runs past its end")
+        length, stored, header_at = _zip64_sizes(extra, length, stored, header_at)
+        try:
+            name = name_bytes.decode("utf-8" if flags & 0x800 else "cp437")
+        except UnicodeDecodeError:
+            raise damaged("a member's name is not UTF-8 text") from None
+        shown = describe(name.partition("/")[2] or name)
+        if flags & 0x41:
+            raise ArchiveError(f"its member {shown} is encrypted")
+        if method != 0:
+            raise ArchiveError(
+                f"its member {shown} is compressed (zip method {method}), where "
+                f"Network.save stores every member as it is; save the network "
+                f"again, or zip it with no compression (zip -0)")
+        if stored != length or disk != 0:
+            raise damaged(f"the sizes of {shown} disagree")
+        entries.append((header_at, name, name_bytes, length, crc, flags & 8))
+    if at != len(directory):
+        raise damaged("it holds more than its entries")
+    names = {name for _, name, *_ in entries}
+    folder = entries[0][1].split("/")[0] if entries else ""
+    if len(names) != len(entries) or not all(name.startswith(folder + "/") for name in names):
+        raise ArchiveError("its members are not in one folder, each once, as torch.save "
+                          "writes them")
+    # Each member's local header, its bytes and its data descriptor, in the
+    # order they lie in the file, each after the one before.
+    members, free_from = {}, 0
+    for header_at, name, name_bytes, length, crc, described in sorted(entries):
+        shown = describe(name.partition("/")[2])
+        header = read_at(f, header_at, 30 + len(name_bytes)) if header_at >= free_from else b""
+        if len(header) != 30 + len(name_bytes) or header[:4] != b"PK\x03\x04":
+            raise ArchiveError(f"its member {shown} is not where the zip directory says")
+        (local_flags, method, local_crc, local_stored, local_length, name_length,
+         extra_length) = struct.unpack_from("<6xHH4xIIIHH", header)
+        sizes_known = (local_crc, local_stored, local_length) in (
+            (crc, length, length), (crc, 0xFFFFFFFF, 0xFFFFFFFF))
+        if (method != 0 or name_length != len(name_bytes) or header[30:] != name_bytes
+                or local_flags & 8 != described or not (described or sizes_known)):
+            raise ArchiveError(f"the local header of its member {shown} disagrees "
+                              f"with the zip directory")
+        start = header_at + 30 + name_length + extra_length
+        end = start + length
+        if described:  # a data descriptor follows: [signature] CRC, sizes (4 or 8 bytes each)
+            descriptor = read_at(f, end, 24)
+            skip = 4 if descriptor[:4] == b"PK\x07\x08" else 0
+            if descriptor[skip:skip + 12] == struct.pack("<III", crc, length, length):
+                end += skip + 12
+            elif descriptor[skip:skip + 20] == struct.pack("<IQQ", crc, length, length):
+                end += skip + 20
+            else:
+                raise ArchiveError(f"the data descriptor of its member {shown} disagrees "
+                                  f"with the zip directory")
+        if end > directory_at:
+            raise ArchiveError(f"its member {shown} runs into the zip directory")
+        if _crc32(f, start, length) != crc:
+            raise ArchiveError(f"its member {shown} is damaged: its CRC-32 is wrong")
+        members[name], free_from = (start, length), end
+    return members, folder
+
+
+def _zip64_sizes(extra: bytes, length: int, stored: int, header_at: int):
+    """A directory entry's sizes and header offset, the 64-bit ones of its
+    zip64 extra field in place of those that say 0xFFFFFFFF."""
+    values = [length, stored, header_at]
+    at = 0
+    while at + 4 <= len(extra):
+        kind, size = struct.unpack_from("<HH", extra, at)
+        if kind == 1:
+            field, used = extra[at + 4:at + 4 + size], 0
+            for i, value in enumerate(values):
+                if value == 0xFFFFFFFF:
+                    if used + 8 > len(field):
+                        raise ArchiveError("its zip directory is damaged (a zip64 field "
+                                          "is cut short)")
+                    values[i] = int.from_bytes(field[used:used + 8], "little")
+                    used += 8
+            break
+        at += 4 + size
+    return values
+
+
+def read_at(f, offset: int, n: int) -> bytes:
+    """Up to ``n`` bytes of the open file ``f`` from ``offset``."""
+    f.seek(offset)
+    return f.read(n)
+
+
+def _crc32(f, start: int, length: int) -> int:
+    """The CRC-32 of ``length`` bytes of ``f`` from ``start``, a MiB at a time."""
+    f.seek(start)
+    crc = 0
+    while length > 0:
+        chunk = f.read(min(length, 1 << 20))
+        if not chunk:
+            return -1
+        crc, length = zlib.crc32(chunk, crc), length - len(chunk)
+    return crc
+
+
+def check_pickle_sharing(pickled: bytes, max_items: int) -> None:
+    """Refuse a pickle in which a value stands for more than
+    ``max_items`` others, each shared reference counted every time it is
+    used: a tuple of 30 references to a tuple of 30 references to ...,
+    twelve deep, is a pickle of a few hundred bytes holding 30**12 values,
+    and hashing it (a dict key does), comparing it or printing it would
+    never end.  The opcodes are followed, not run: each value is a one-item
+    list holding its count, one plus the counts of the values it was made
+    from; the opcodes that add to a list, dict or object in place add to
+    its count, wherever it is referred to from."""
+    stack, memo, mark = [], {}, pickletools.markobject
+    try:
+        for opcode, arg, _ in pickletools.genops(pickled):
+            if opcode.name in ("GET", "BINGET", "LONG_BINGET"):
+                stack.append(memo[arg])
+            elif opcode.name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                memo[arg] = stack[-1]
+            elif opcode.name == "MEMOIZE":
+                memo[len(memo)] = stack[-1]
+            elif opcode.name == "MARK":
+                stack.append(None)
+            else:
+                before, used = opcode.stack_before, []
+                if mark in before:  # the values down to the mark, the mark, then the rest
+                    while stack[-1] is not None:
+                        used.append(stack.pop())
+                    stack.pop()
+                    before = before[:before.index(mark)]
+                used += [stack.pop() for _ in before]
+                if opcode.name in _CHANGED_IN_PLACE:  # the deepest value used is the one changed
+                    made = used.pop()
+                    made[0] += sum(count for count, in used)
+                else:
+                    made = [1 + sum(count for count, in used)]
+                if made[0] > max_items:
+                    raise ArchiveError(f"a value in its data.pkl stands for more than "
+                                      f"{max_items:,} others")
+                stack.extend([made] * len(opcode.stack_after))
+    except (ValueError, IndexError, KeyError, TypeError) as e:
+        if isinstance(e, ArchiveError):
+            raise
+        raise ArchiveError(f"its data.pkl is not a whole pickle "
+                          f"({describe_error(e)})") from None
+
+
+_CHANGED_IN_PLACE = {"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD"}
 
 
 #### Naming a value read from a file, in a message

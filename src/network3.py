@@ -49,13 +49,10 @@ import io
 import json
 import numbers
 import os
-import pickletools
 import signal
-import struct
 import sys
 import threading
 import warnings
-import zlib
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -731,13 +728,13 @@ def _param(values: np.ndarray, memory_format=torch.contiguous_format) -> torch.T
 # before anything is checked and maps each tensor from where a stored
 # member's bytes would begin (an archive re-zipped with compression, or a
 # member shorter than its tensor, then loads as garbage).  First the whole
-# archive is checked (_zip_members): its directory within
+# archive is checked (data_files.stored_zip_members): its directory within
 # MAX_ZIP_DIRECTORY_BYTES and MAX_ZIP_MEMBERS; every member stored as it
 # is (not compressed, not encrypted), where its directory entry says,
 # inside the file, overlapping no other member, with the CRC-32 its entry
 # gives; all of them in one folder; data.pkl at most MAX_PICKLE_BYTES.
 # Then data.pkl, once no value in it stands for more than MAX_PICKLE_ITEMS
-# others (_check_pickle_sharing), is read by PyTorch's weights-only
+# others (data_files.check_pickle_sharing), is read by PyTorch's weights-only
 # unpickler, which makes only tensors, numbers, strings and containers,
 # and each tensor is given the bytes of its member, read into memory, only
 # if they are exactly the bytes it needs.  So reading a file of n bytes
@@ -799,7 +796,7 @@ def load(filename: str | os.PathLike) -> Network:
     except MemoryError:
         raise NetworkFileError(f"{path}: too large to load into memory") from None
     except Exception as e:
-        problem = str(e) if isinstance(e, _Unreadable) else data_files.describe_error(e)
+        problem = str(e) if isinstance(e, data_files.ArchiveError) else data_files.describe_error(e)
         raise NetworkFileError(f"{path}: not a network saved by network3 ({problem})") from None
     try:
         version, seed, mini_batch_size, configs, saved_params = _check_saved_network(blob)
@@ -873,29 +870,27 @@ def _layer_from_config(config: dict, rng):
     return _LAYER_TYPES[kind](**config)
 
 
-class _Unreadable(ValueError):
-    """The archive or its pickle is not what ``Network.save`` writes."""
-
-
 def _read_network_file(path: Path):
     """The object ``Network.save`` pickled into the archive at ``path``,
     read as the comment at the head of this section says."""
     with open(path, "rb") as f:
-        members, folder = _zip_members(f, os.fstat(f.fileno()).st_size)
+        members, folder = data_files.stored_zip_members(
+            f, os.fstat(f.fileno()).st_size, MAX_ZIP_MEMBERS, MAX_ZIP_DIRECTORY_BYTES,
+            "a network file")
         if f"{folder}/data.pkl" not in members:
-            raise _Unreadable("it has no data.pkl, the member torch.save writes")
+            raise data_files.ArchiveError("it has no data.pkl, the member torch.save writes")
         start, length = members[f"{folder}/data.pkl"]
         if length > MAX_PICKLE_BYTES:
-            raise _Unreadable(f"its data.pkl takes {length:,} bytes, more than the "
+            raise data_files.ArchiveError(f"its data.pkl takes {length:,} bytes, more than the "
                               f"{MAX_PICKLE_BYTES:,} a network file's may take")
-        pickled = _read_at(f, start, length)
-        _check_pickle_sharing(pickled)
+        pickled = data_files.read_at(f, start, length)
+        data_files.check_pickle_sharing(pickled, MAX_PICKLE_ITEMS)
         byteorder = "little"  # what torch.load assumes of a file that does not say
         if f"{folder}/byteorder" in members:
             start, length = members[f"{folder}/byteorder"]
-            byteorder = _read_at(f, start, min(length, 7)).decode("latin1")
+            byteorder = data_files.read_at(f, start, min(length, 7)).decode("latin1")
             if byteorder not in ("little", "big"):
-                raise _Unreadable("its byteorder member says neither 'little' nor 'big'")
+                raise data_files.ArchiveError("its byteorder member says neither 'little' nor 'big'")
         storages = {}
 
         def persistent_load(saved_id):
@@ -907,21 +902,21 @@ def _read_network_file(path: Path):
                      else getattr(storage_type, "dtype", None))
             if not (well_formed and isinstance(dtype, torch.dtype) and type(key) is str
                     and type(count) is int and 0 <= count < 1 << 62):
-                raise _Unreadable(f"data.pkl names a storage by "
+                raise data_files.ArchiveError(f"data.pkl names a storage by "
                                   f"{data_files.describe(saved_id)}")
             if key not in storages:
                 name = f"data/{key[:40]}"
                 if f"{folder}/data/{key}" not in members:
-                    raise _Unreadable(f"data.pkl names a member {name} the archive lacks")
+                    raise data_files.ArchiveError(f"data.pkl names a member {name} the archive lacks")
                 start, length = members[f"{folder}/data/{key}"]
                 needed = count * dtype.itemsize
                 if length != needed:
-                    raise _Unreadable(f"its member {name} holds {length:,} bytes, but the "
+                    raise data_files.ArchiveError(f"its member {name} holds {length:,} bytes, but the "
                                       f"tensor stored there needs {needed:,}")
                 data = bytearray(length)
                 f.seek(start)
                 if f.readinto(data) != length:
-                    raise _Unreadable(f"its member {name} is cut short")
+                    raise data_files.ArchiveError(f"its member {name} is cut short")
                 storage = (torch.frombuffer(data, dtype=torch.uint8).untyped_storage()
                            if length else torch.UntypedStorage(0))
                 if byteorder != sys.byteorder:
@@ -938,200 +933,6 @@ def _read_network_file(path: Path):
             return unpickler.load()
         finally:
             torch._utils._validate_loaded_sparse_tensors()  # and forgets them
-
-
-def _zip_members(f, size: int) -> tuple[dict[str, tuple[int, int]], str]:
-    """The members of the zip archive open as ``f``, ``size`` bytes long,
-    checked as the comment at the head of this section says: for each name,
-    where its bytes begin and how many there are; and the folder they are
-    all in."""
-    # The end record: the last 22 bytes, or the last 22 before a comment.
-    tail = _read_at(f, max(0, size - 22 - 0xFFFF), min(size, 22 + 0xFFFF))
-    end = tail.rfind(b"PK\x05\x06")
-    while end >= 0 and end + 22 + int.from_bytes(tail[end + 20:end + 22], "little") \
-            != len(tail):  # (true too of a record cut short)
-        end = tail.rfind(b"PK\x05\x06", 0, end)
-    if end < 0:
-        raise _Unreadable("it is not a zip archive, or is cut short: no zip directory "
-                          "ends it")
-    disks, count_here, count, directory_size, directory_at = struct.unpack_from(
-        "<IHHII", tail, end + 4)
-    directory_end = size - len(tail) + end
-    if end >= 20 and tail[end - 20:end - 16] == b"PK\x06\x07":  # zip64: another end record
-        record_at = int.from_bytes(tail[end - 12:end - 4], "little")
-        record = _read_at(f, record_at, 56) if record_at < directory_end else b""
-        if len(record) != 56 or record[:4] != b"PK\x06\x06" or (
-                record_at + 12 + int.from_bytes(record[4:12], "little") != directory_end - 20):
-            raise _Unreadable("its zip64 end record is missing or misplaced")
-        disks, count_here, count, directory_size, directory_at = struct.unpack_from(
-            "<QQQQQ", record, 16)
-        directory_end = record_at
-    if disks != 0 or count_here != count:
-        raise _Unreadable("it is a zip archive split over several disks")
-    if count > MAX_ZIP_MEMBERS or directory_size > MAX_ZIP_DIRECTORY_BYTES:
-        raise _Unreadable(f"its zip directory lists {count:,} members in "
-                          f"{directory_size:,} bytes, more than a network file has")
-    if directory_at + directory_size != directory_end:
-        raise _Unreadable("its zip directory is not where its end record says")
-    directory = _read_at(f, directory_at, directory_size)
-
-    def damaged(what):
-        return _Unreadable(f"its zip directory is damaged ({what})")
-
-    entries, at = [], 0
-    for _ in range(count):
-        if at + 46 > len(directory) or directory[at:at + 4] != b"PK\x01\x02":
-            raise damaged("an entry does not begin where the one before ends")
-        (flags, method, crc, stored, length, name_length, extra_length, comment_length,
-         disk, header_at) = struct.unpack_from("<8xHH4xIIIHHHH6xI", directory, at)
-        name_bytes = directory[at + 46:at + 46 + name_length]
-        extra = directory[at + 46 + name_length:at + 46 + name_length + extra_length]
-        at += 46 + name_length + extra_length + comment_length
-        if at > len(directory):
-            raise damaged("an entry runs past its end")
-        length, stored, header_at = _zip64_sizes(extra, length, stored, header_at)
-        try:
-            name = name_bytes.decode("utf-8" if flags & 0x800 else "cp437")
-        except UnicodeDecodeError:
-            raise damaged("a member's name is not UTF-8 text") from None
-        shown = data_files.describe(name.partition("/")[2] or name)
-        if flags & 0x41:
-            raise _Unreadable(f"its member {shown} is encrypted")
-        if method != 0:
-            raise _Unreadable(
-                f"its member {shown} is compressed (zip method {method}), where "
-                f"Network.save stores every member as it is; save the network "
-                f"again, or zip it with no compression (zip -0)")
-        if stored != length or disk != 0:
-            raise damaged(f"the sizes of {shown} disagree")
-        entries.append((header_at, name, name_bytes, length, crc, flags & 8))
-    if at != len(directory):
-        raise damaged("it holds more than its entries")
-    names = {name for _, name, *_ in entries}
-    folder = entries[0][1].split("/")[0] if entries else ""
-    if len(names) != len(entries) or not all(name.startswith(folder + "/") for name in names):
-        raise _Unreadable("its members are not in one folder, each once, as torch.save "
-                          "writes them")
-    # Each member's local header, its bytes and its data descriptor, in the
-    # order they lie in the file, each after the one before.
-    members, free_from = {}, 0
-    for header_at, name, name_bytes, length, crc, described in sorted(entries):
-        shown = data_files.describe(name.partition("/")[2])
-        header = _read_at(f, header_at, 30 + len(name_bytes)) if header_at >= free_from else b""
-        if len(header) != 30 + len(name_bytes) or header[:4] != b"PK\x03\x04":
-            raise _Unreadable(f"its member {shown} is not where the zip directory says")
-        (local_flags, method, local_crc, local_stored, local_length, name_length,
-         extra_length) = struct.unpack_from("<6xHH4xIIIHH", header)
-        sizes_known = (local_crc, local_stored, local_length) in (
-            (crc, length, length), (crc, 0xFFFFFFFF, 0xFFFFFFFF))
-        if (method != 0 or name_length != len(name_bytes) or header[30:] != name_bytes
-                or local_flags & 8 != described or not (described or sizes_known)):
-            raise _Unreadable(f"the local header of its member {shown} disagrees "
-                              f"with the zip directory")
-        start = header_at + 30 + name_length + extra_length
-        end = start + length
-        if described:  # a data descriptor follows: [signature] CRC, sizes (4 or 8 bytes each)
-            descriptor = _read_at(f, end, 24)
-            skip = 4 if descriptor[:4] == b"PK\x07\x08" else 0
-            if descriptor[skip:skip + 12] == struct.pack("<III", crc, length, length):
-                end += skip + 12
-            elif descriptor[skip:skip + 20] == struct.pack("<IQQ", crc, length, length):
-                end += skip + 20
-            else:
-                raise _Unreadable(f"the data descriptor of its member {shown} disagrees "
-                                  f"with the zip directory")
-        if end > directory_at:
-            raise _Unreadable(f"its member {shown} runs into the zip directory")
-        if _crc32(f, start, length) != crc:
-            raise _Unreadable(f"its member {shown} is damaged: its CRC-32 is wrong")
-        members[name], free_from = (start, length), end
-    return members, folder
-
-
-def _zip64_sizes(extra: bytes, length: int, stored: int, header_at: int):
-    """A directory entry's sizes and header offset, the 64-bit ones of its
-    zip64 extra field in place of those that say 0xFFFFFFFF."""
-    values = [length, stored, header_at]
-    at = 0
-    while at + 4 <= len(extra):
-        kind, size = struct.unpack_from("<HH", extra, at)
-        if kind == 1:
-            field, used = extra[at + 4:at + 4 + size], 0
-            for i, value in enumerate(values):
-                if value == 0xFFFFFFFF:
-                    if used + 8 > len(field):
-                        raise _Unreadable("its zip directory is damaged (a zip64 field "
-                                          "is cut short)")
-                    values[i] = int.from_bytes(field[used:used + 8], "little")
-                    used += 8
-            break
-        at += 4 + size
-    return values
-
-
-def _read_at(f, offset: int, n: int) -> bytes:
-    f.seek(offset)
-    return f.read(n)
-
-
-def _crc32(f, start: int, length: int) -> int:
-    """The CRC-32 of ``length`` bytes of ``f`` from ``start``, a MiB at a time."""
-    f.seek(start)
-    crc = 0
-    while length > 0:
-        chunk = f.read(min(length, 1 << 20))
-        if not chunk:
-            return -1
-        crc, length = zlib.crc32(chunk, crc), length - len(chunk)
-    return crc
-
-
-def _check_pickle_sharing(pickled: bytes) -> None:
-    """Refuse a pickle in which a value stands for more than
-    MAX_PICKLE_ITEMS others, each shared reference counted every time it is
-    used: a tuple of 30 references to a tuple of 30 references to ...,
-    twelve deep, is a pickle of a few hundred bytes holding 30**12 values,
-    and hashing it (a dict key does), comparing it or printing it would
-    never end.  The opcodes are followed, not run: each value is a one-item
-    list holding its count, one plus the counts of the values it was made
-    from; the opcodes that add to a list, dict or object in place add to
-    its count, wherever it is referred to from."""
-    stack, memo, mark = [], {}, pickletools.markobject
-    try:
-        for opcode, arg, _ in pickletools.genops(pickled):
-            if opcode.name in ("GET", "BINGET", "LONG_BINGET"):
-                stack.append(memo[arg])
-            elif opcode.name in ("PUT", "BINPUT", "LONG_BINPUT"):
-                memo[arg] = stack[-1]
-            elif opcode.name == "MEMOIZE":
-                memo[len(memo)] = stack[-1]
-            elif opcode.name == "MARK":
-                stack.append(None)
-            else:
-                before, used = opcode.stack_before, []
-                if mark in before:  # the values down to the mark, the mark, then the rest
-                    while stack[-1] is not None:
-                        used.append(stack.pop())
-                    stack.pop()
-                    before = before[:before.index(mark)]
-                used += [stack.pop() for _ in before]
-                if opcode.name in _CHANGED_IN_PLACE:  # the deepest value used is the one changed
-                    made = used.pop()
-                    made[0] += sum(count for count, in used)
-                else:
-                    made = [1 + sum(count for count, in used)]
-                if made[0] > MAX_PICKLE_ITEMS:
-                    raise _Unreadable(f"a value in its data.pkl stands for more than "
-                                      f"{MAX_PICKLE_ITEMS:,} others")
-                stack.extend([made] * len(opcode.stack_after))
-    except (ValueError, IndexError, KeyError, TypeError) as e:
-        if isinstance(e, _Unreadable):
-            raise
-        raise _Unreadable(f"its data.pkl is not a whole pickle "
-                          f"({data_files.describe_error(e)})") from None
-
-
-_CHANGED_IN_PLACE = {"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD"}
 
 
 #### Ctrl-C and the training step
