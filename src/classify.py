@@ -73,9 +73,10 @@ import numpy as np
 from PIL import ExifTags, Image
 from scipy import ndimage
 
-import data_files
+import mnist_files
 import network2
-from data_files import DataFileError
+import safe_files
+from safe_files import DataFileError
 
 MNIST_SIZE = 28
 BOX_SIZE = 20                 # MNIST digits were scaled to fit 20x20
@@ -372,7 +373,7 @@ DEFAULT_NET_VERSION = 1
 
 def default_net_folder() -> Path:
     """Where the default network is kept: the data folder."""
-    return data_files.data_dir()
+    return mnist_files.data_dir()
 
 
 def default_net_path(version: int | None = None) -> Path:
@@ -444,7 +445,7 @@ def keep_default_net(net, accuracy: float, path) -> None:
     with contextlib.suppress(OSError):
         record_path(path).unlink()      # it may describe the network replaced here
     net.save(path)
-    data_files.write_json(record_path(path), {"recipe": DEFAULT_RECIPE,
+    safe_files.write_json(record_path(path), {"recipe": DEFAULT_RECIPE,
                                               "test_accuracy": accuracy})
     for version in range(1, DEFAULT_NET_VERSION):
         for old in (default_net_path(version), record_path(default_net_path(version))):

@@ -19,7 +19,7 @@ there runs this file).  If the file already exists it says so and stops;
 announced in one line on stderr; bad arguments are refused before any
 data is loaded, and a ``--source`` too large to expand right after it is
 loaded: the file may hold no more than ``mnist_loader.load_data`` reads
-(``data_files.MAX_PICKLE_BYTES``, 1 GiB), which with the book's validation
+(``safe_files.MAX_PICKLE_BYTES``, 1 GiB), which with the book's validation
 and test images allows 64,303 training images.  The work is done with whole array operations,
 so it takes seconds rather than minutes, and the peak memory stays near
 two copies of the output (about 1.7 GB).
@@ -35,8 +35,9 @@ from typing import Callable
 
 import numpy as np
 
-import data_files
+import mnist_files
 import mnist_loader
+import safe_files
 
 EXPANDED_NAME = "mnist_expanded.pkl.gz"
 SEED = 12345678
@@ -116,7 +117,7 @@ def expand(x: np.ndarray, y: np.ndarray, seed: int = SEED,
 
 def output_path(target: str | Path | None = None) -> Path:
     """``target`` as a path; by default the data folder's mnist_expanded.pkl.gz."""
-    return Path(target) if target is not None else data_files.data_dir() / EXPANDED_NAME
+    return Path(target) if target is not None else mnist_files.data_dir() / EXPANDED_NAME
 
 
 def expand_file(source: str | Path | None = None, target: str | Path | None = None,
@@ -144,7 +145,7 @@ def expand_file(source: str | Path | None = None, target: str | Path | None = No
     expanded = expand(*training, seed=seed)
     del training  # free the original images before pickling doubles the output
     report(f"Writing {target}")
-    data_files.write_pickle(target, (expanded, validation, test),
+    safe_files.write_pickle(target, (expanded, validation, test),
                             compresslevel=compresslevel)
     return True
 
@@ -156,19 +157,19 @@ PICKLE_FRAMING_BYTES = 4096
 
 def _check_output_size(source, training, validation, test) -> None:
     """Refuse, before any expanding, a data set whose expanded file would
-    hold more than ``data_files.MAX_PICKLE_BYTES``, the most that
+    hold more than ``safe_files.MAX_PICKLE_BYTES``, the most that
     ``mnist_loader.load_data`` reads."""
     copies = 1 + len(SHIFTS)
     x, y = training
     per_image = x[:1].nbytes + y[:1].nbytes
     kept = sum(a.nbytes for part in (validation, test) for a in part) + PICKLE_FRAMING_BYTES
     needed = copies * len(x) * per_image + kept
-    if needed > data_files.MAX_PICKLE_BYTES:
-        most = max(0, (data_files.MAX_PICKLE_BYTES - kept) // (copies * per_image))
-        raise data_files.DataFileError(
+    if needed > safe_files.MAX_PICKLE_BYTES:
+        most = max(0, (safe_files.MAX_PICKLE_BYTES - kept) // (copies * per_image))
+        raise safe_files.DataFileError(
             f"{source or 'the MNIST data'}: its {len(x):,} training images would make "
             f"{copies * len(x):,} and a file of {needed:,} bytes, more than the "
-            f"{data_files.MAX_PICKLE_BYTES:,} that load_data reads; expand at most "
+            f"{safe_files.MAX_PICKLE_BYTES:,} that load_data reads; expand at most "
             f"{most:,} training images")
 
 
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         written = expand_file(args.source, target, seed=args.seed,
                               force=args.force, compresslevel=args.compresslevel,
                               progress=lambda line: print(line, file=sys.stderr, flush=True))
-    except data_files.DataFileError as e:
+    except safe_files.DataFileError as e:
         print(f"expand_mnist: {e}", file=sys.stderr)
         return 1
     if written:
@@ -215,8 +216,8 @@ def _check_arguments(args: argparse.Namespace, target: Path) -> str | None:
         return f"--seed must be an integer >= 0; got {args.seed}"
     if args.source is not None:
         try:
-            data_files.book_file(args.source)
-        except data_files.DataFileError as e:
+            mnist_files.book_file(args.source)
+        except safe_files.DataFileError as e:
             return f"--source {e}"
     if target.is_dir():
         return f"--output {target} is a folder; name the file to write"

@@ -19,8 +19,8 @@ import sys
 
 import numpy as np
 
-import data_files
 import mnist_loader
+import safe_files
 
 
 def avg_darknesses(training_data) -> dict[int, float]:
@@ -52,7 +52,7 @@ def main(argv=()) -> int:
     argparse.ArgumentParser(description=__doc__.split("\n\n")[1]).parse_args(list(argv))
     try:
         training_data, _, test_data = mnist_loader.load_data()
-    except (OSError, data_files.DataFileError) as error:
+    except (OSError, safe_files.DataFileError) as error:
         raise SystemExit(f"mnist_average_darkness.py: {error}") from None
     avgs = avg_darknesses(training_data)
     correct = int(np.sum(classify(test_data[0], avgs) == test_data[1]))

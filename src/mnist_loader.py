@@ -13,7 +13,7 @@ test images are the test set.
 
 Where that file lives, how it is built from the original IDX files
 (downloaded and checked on first use) and how it is read safely is the
-business of ``data_files``; this module is just the book's three
+business of ``mnist_files``; this module is just the book's three
 functions.
 """
 
@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-import data_files
+import mnist_files
 
 
 def load_data(filename: str | os.PathLike | None = None):
@@ -35,10 +35,9 @@ def load_data(filename: str | os.PathLike | None = None):
     a relative name is looked for in the current folder, then in src/); by
     default the data folder's ``mnist.pkl.gz`` is used, and built from the
     IDX files (downloading them if need be) when it does not exist yet.
-    A missing, corrupt or malformed file raises ``data_files.DataFileError``.
+    A missing, corrupt or malformed file raises ``safe_files.DataFileError``.
     """
-    path = data_files.book_file(filename)
-    return data_files.check_book_format(data_files.read_pickle(path), path)
+    return mnist_files.read_book_data(mnist_files.book_file(filename))
 
 
 def load_data_wrapper():

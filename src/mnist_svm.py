@@ -20,8 +20,8 @@ import argparse
 
 import numpy as np
 
-import data_files
 import mnist_loader
+import safe_files
 
 BOOK_GAMMA = 1.0 / 784
 
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return svm_baseline(gamma=args.gamma, train_size=args.train_size)
-    except (OSError, data_files.DataFileError) as error:
+    except (OSError, safe_files.DataFileError) as error:
         parser.exit(1, f"mnist_svm.py: {error}\n")
 
 

@@ -31,13 +31,12 @@ changes.  Beyond the book, computing the same thing:
 
 #### Libraries
 import numbers
-import os
 import random
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-import data_files  # save and load (src/data_files.py); training needs only numpy
+import network_files  # save and load (src/network_files.py); training needs only numpy
 
 
 class Network:
@@ -178,18 +177,14 @@ class Network:
         ``weights``, ``biases`` (nested lists) and ``cost``, here always
         ``"QuadraticCost"``.  It is written to a temporary file and renamed:
         a failure leaves no half-written file."""
-        data_files.write_json(filename, {
-            "sizes": self.sizes, "weights": [w.tolist() for w in self.weights],
-            "biases": [b.tolist() for b in self.biases], "cost": "QuadraticCost"})
+        network_files.write_network(filename, self.sizes, self.weights, self.biases,
+                                    "QuadraticCost")
 
 
 #### Loading a network
-# The largest file load() reads: a network of some five million weights.
-# Reading JSON takes more memory than the text has bytes; measured on files
-# of 124-128 MiB, per byte: 4.0 for a saved network of random floats,
-# 24.6-27.6 for one whose rows hold a single number, 50 (6.25 GiB) for lists
-# nested deep, the costliest text we found.
-MAX_NETWORK_FILE_BYTES = 1 << 27
+# The largest file load() reads (about five million weights; what reading
+# one costs is measured in network_files).
+MAX_NETWORK_FILE_BYTES = network_files.MAX_NETWORK_FILE_BYTES
 
 
 def load(filename):
@@ -201,19 +196,20 @@ def load(filename):
     shapes that do not match ``sizes``, values that are not finite numbers,
     a cost other than the quadratic one this module trains) raises
     ``ValueError`` naming the file and the problem.
+
+    The network is built as network2.load in the book builds its own:
+    ``Network(sizes)``, whose random start is drawn from numpy's global
+    generator, then given the saved weights and biases in its place.
     """
     what = "a saved network.py network"
-    sizes, weights, biases, cost = data_files.read_network_json(
-        filename, what, MAX_NETWORK_FILE_BYTES, _check_sizes)
+    sizes, weights, biases, cost = network_files.read_network(
+        filename, what, MAX_NETWORK_FILE_BYTES)
     if cost != "QuadraticCost":
-        raise data_files.DataFileError(
-            f"{os.fspath(filename)!r} is not {what}: its cost is {str(cost)[:100]!r}, "
-            f"but network.py trains only the quadratic cost"
-            + (" (network2.load reads it)" if cost == "CrossEntropyCost" else ""))
-    # A seeded start leaves the global generators as they were; the network
-    # then shuffles with the global ``random``, like one built without a seed.
-    net = Network(sizes, seed=0)
-    net._generators = None
+        hint = " (network2.load reads it)" if cost == "CrossEntropyCost" else ""
+        raise network_files.not_a_network(
+            filename, what, f"its cost is {cost[:100]!r}, but network.py trains only "
+                            f"the quadratic cost{hint}")
+    net = Network(sizes)
     net.weights, net.biases = weights, biases
     return net
 

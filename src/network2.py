@@ -35,13 +35,13 @@ changes.  Beyond the book, computing the same thing:
 
 #### Libraries
 import numbers
-import os
 import random
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-import data_files  # save and load (src/data_files.py); training needs only numpy
+import network_files  # save and load (src/network_files.py); training needs only numpy
+from messages import describe  # a value from a file, named in one short line
 
 
 # Examples fed forward at once by accuracy() and total_cost(): enough for
@@ -378,19 +378,14 @@ class Network:
         ``sizes``, ``weights``, ``biases`` (nested lists) and ``cost`` (the
         cost class's name).  It is written to a temporary file and renamed:
         a failure leaves no half-written file."""
-        data_files.write_json(filename, {
-            "sizes": self.sizes, "weights": [w.tolist() for w in self.weights],
-            "biases": [b.tolist() for b in self.biases],
-            "cost": str(self.cost.__name__)})
+        network_files.write_network(filename, self.sizes, self.weights, self.biases,
+                                    self.cost.__name__)
 
 
 #### Loading a network
-# The largest file load() reads: a network of some five million weights.
-# Reading JSON takes more memory than the text has bytes; measured on files
-# of 124-128 MiB, per byte: 4.0 for a saved network of random floats,
-# 24.6-27.6 for one whose rows hold a single number, 50 (6.25 GiB) for lists
-# nested deep, the costliest text we found.
-MAX_NETWORK_FILE_BYTES = 1 << 27
+# The largest file load() reads (about five million weights; what reading
+# one costs is measured in network_files).
+MAX_NETWORK_FILE_BYTES = network_files.MAX_NETWORK_FILE_BYTES
 
 
 def load(filename):
@@ -402,19 +397,19 @@ def load(filename):
     network (not JSON, over ``MAX_NETWORK_FILE_BYTES``, a missing key,
     shapes that do not match ``sizes``, values that are not finite numbers,
     an unknown cost) raises ``ValueError`` naming the file and the problem.
+
+    As in the book, the network is built by ``Network(sizes, cost=...)``,
+    whose random start is drawn from numpy's global generator, and then
+    given the saved weights and biases in its place.
     """
     what = "a saved network2 network"
-    sizes, weights, biases, cost = data_files.read_network_json(
-        filename, what, MAX_NETWORK_FILE_BYTES, _check_sizes)
-    if not isinstance(cost, str) or cost not in COSTS:
-        problem = (f"unknown cost {data_files.describe(cost)}; known costs are "
-                   f"{', '.join(sorted(COSTS))}" if isinstance(cost, str) else
-                   f"'cost' must be a cost class name, found {data_files.describe(cost)}")
-        raise data_files.DataFileError(f"{os.fspath(filename)!r} is not {what}: {problem}")
-    # A seeded start leaves the global generators as they were; the network
-    # then shuffles with the global ``random``, like one built without a seed.
-    net = Network(sizes, cost=COSTS[cost], seed=0)
-    net._generators = None
+    sizes, weights, biases, cost = network_files.read_network(
+        filename, what, MAX_NETWORK_FILE_BYTES)
+    if cost not in COSTS:
+        raise network_files.not_a_network(
+            filename, what, f"unknown cost {describe(cost)}; known costs are "
+            f"{', '.join(sorted(COSTS))}")
+    net = Network(sizes, cost=COSTS[cost])
     net.weights, net.biases = weights, biases
     return net
 

@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 import blas_kernels  # noqa: E402
-import data_files  # noqa: E402
+import mnist_files  # noqa: E402
 import mnist_loader  # noqa: E402
 import network  # noqa: E402
 import network2  # noqa: E402
@@ -287,7 +287,7 @@ def main(argv=None):
               "mini-batches and scaled up to a whole epoch")
 
     heading("mnist_loader")
-    pickle_path = data_files.data_dir() / data_files.PICKLE_NAME
+    pickle_path = mnist_files.data_dir() / mnist_files.PICKLE_NAME
     existed = pickle_path.exists()
     if not existed:
         mnist_loader.load_data()   # builds the file, untimed

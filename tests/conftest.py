@@ -2,7 +2,7 @@
 
 Many tests train on the real MNIST.  Before the first test is collected,
 the four original IDX files are made present in the data folder the way a
-user's first run makes them: through ``data_files.fetch``, which downloads
+user's first run makes them: through ``mnist_files.fetch``, which downloads
 and checks whatever is missing (nothing, when they are already there).
 Offline, without them, the suite stops at once with the project's
 one-line message naming the four files and the folder, rather than with
@@ -11,16 +11,17 @@ a traceback from whichever test reads them first.
 
 import pytest
 
-import data_files
+import mnist_files
 import mnist_loader
+import safe_files
 
 
 def pytest_sessionstart(session):
-    folder = data_files.data_dir()
+    folder = mnist_files.data_dir()
     try:
-        for name in data_files.IDX_FILES:
-            data_files.fetch(name, folder)
-    except data_files.DataFileError as error:
+        for name in mnist_files.IDX_FILES:
+            mnist_files.fetch(name, folder)
+    except safe_files.DataFileError as error:
         raise pytest.UsageError(f"the tests need MNIST: {error}") from None
 
 

@@ -16,7 +16,7 @@ from PIL import ExifTags, Image, ImageDraw, ImageOps
 from scipy import ndimage
 
 import classify
-import data_files
+import mnist_files
 import mnist_loader
 import network
 import network2
@@ -281,8 +281,8 @@ def test_without_mnist_and_offline_the_default_network_stops_in_one_line(tmp_pat
     image = write_large(tmp_path / "d.png", mnist[2][1][0])
     no_data = tmp_path / "no-data"
     no_data.mkdir()
-    monkeypatch.setenv(data_files.DATA_DIR_ENV, str(no_data))
-    monkeypatch.setattr(data_files, "MIRRORS", [])   # offline: nothing to download from
+    monkeypatch.setenv(mnist_files.DATA_DIR_ENV, str(no_data))
+    monkeypatch.setattr(mnist_files, "MIRRORS", [])  # offline: nothing to download from
     assert classify.main([str(image)]) == 1
     err = capsys.readouterr().err
     ours = [line for line in err.splitlines() if line.startswith("classify.py:")]

@@ -4,7 +4,7 @@ The server listens on 127.0.0.1 only (nothing else is ever contacted) and
 each of its paths misbehaves one way: it drops the connection, stalls,
 trickles its headers, says nothing, sends too much, sends a gzip bomb, a broken CRC, a bad
 status line, an over-long header or a broken chunk.  Each case lists that
-mirror before a good one and checks that ``data_files.fetch`` moves on and
+mirror before a good one and checks that ``mnist_files.fetch`` moves on and
 gets the right file, with one progress line per mirror on stderr; the
 last test lists only bad mirrors and checks the offline instructions.
 Every handler stops by itself within a few seconds.
@@ -18,8 +18,8 @@ import zlib
 
 import pytest
 
-import data_files
-from data_files import DataFileError
+import mnist_files
+from safe_files import DataFileError
 
 NAME = "t10k-labels-idx1-ubyte.gz"
 BOMB = gzip.compress(bytes(8 << 20), compresslevel=9)  # 8 MiB of zeros in 8 kB
@@ -117,14 +117,14 @@ class Mirrors(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def good() -> bytes:
     """The real file, as the mirrors should serve it."""
-    return (data_files.data_dir() / NAME).read_bytes()
+    return (mnist_files.data_dir() / NAME).read_bytes()
 
 
 @pytest.fixture(scope="module")
 def server(good):
     Mirrors.good = good
     Mirrors.bad_crc = good[:-8] + bytes([good[-8] ^ 0xFF]) + good[-7:]
-    Mirrors.other_file = (data_files.data_dir() / "train-labels-idx1-ubyte.gz").read_bytes()
+    Mirrors.other_file = (mnist_files.data_dir() / "train-labels-idx1-ubyte.gz").read_bytes()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mirrors)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -157,7 +157,7 @@ MALFORMED_URLS = ["htp:/nowhere/", "http://[::1/", "", "http://127.0.0.1:0/"]
 def fetch_into(tmp_path, mirrors):
     target = tmp_path / "data"
     target.mkdir(exist_ok=True)
-    return target, data_files.fetch(NAME, target, mirrors, timeout=TIMEOUT, deadline=DEADLINE)
+    return target, mnist_files.fetch(NAME, target, mirrors, timeout=TIMEOUT, deadline=DEADLINE)
 
 
 @pytest.mark.parametrize("behaviour", list(BAD_MIRRORS))
@@ -197,8 +197,8 @@ def test_with_only_bad_mirrors_the_offline_instructions_list_every_problem(serve
     assert "\n" not in message
     assert message.startswith(f"MNIST file {NAME} is not in {tmp_path / 'data'} "
                               f"and could not be downloaded; copy the four files ")
-    assert data_files.DATA_DIR_ENV in message
-    for name in data_files.IDX_FILES:
+    assert mnist_files.DATA_DIR_ENV in message
+    for name in mnist_files.IDX_FILES:
         assert name in message
     problems = message.split("(what went wrong: ")[1].removesuffix(")").split("; ")
     assert [p.split(NAME)[0].strip() for p in problems] == mirrors + ["htp:/nowhere/"]
@@ -207,7 +207,7 @@ def test_with_only_bad_mirrors_the_offline_instructions_list_every_problem(serve
 
 def test_a_file_already_present_is_not_downloaded(tmp_path, capsys):
     (tmp_path / NAME).write_bytes(b"whatever is there")
-    assert data_files.fetch(NAME, tmp_path, ["http://127.0.0.1:0/"]) == tmp_path / NAME
+    assert mnist_files.fetch(NAME, tmp_path, ["http://127.0.0.1:0/"]) == tmp_path / NAME
     assert capsys.readouterr().err == ""
 
 

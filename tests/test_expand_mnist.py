@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import data_files
 import expand_mnist
+import mnist_files
 import mnist_loader
+import safe_files
 from expand_mnist import expand, expand_file, shift
 
 # A 3x3 image stored row by row, as the book stores its 28x28 images.
@@ -99,7 +100,7 @@ def test_expand_shuffles_reproducibly():
 def write_source(folder, n=6):
     source = folder / "mnist.pkl.gz"
     data = (synthetic(n, 0), synthetic(3, 1), synthetic(2, 2))
-    data_files.write_pickle(source, data)
+    safe_files.write_pickle(source, data)
     return source, data
 
 
@@ -188,7 +189,7 @@ def write_large_held_out(folder, n):
     every array of the real files."""
     source = folder / "mnist.pkl.gz"
     data = (synthetic(n, 0), synthetic(21, 1), synthetic(21, 2))
-    data_files.write_pickle(source, data)
+    safe_files.write_pickle(source, data)
     return source, data
 
 
@@ -198,23 +199,23 @@ def test_expand_file_and_load_data_agree_on_the_largest_file(tmp_path, monkeypat
     would have made, load_data refuses."""
     per_image = 784 * 4 + 8
     held_out = 42 * per_image + expand_mnist.PICKLE_FRAMING_BYTES
-    monkeypatch.setattr(data_files, "MAX_PICKLE_BYTES", 30 * per_image + held_out)
+    monkeypatch.setattr(safe_files, "MAX_PICKLE_BYTES", 30 * per_image + held_out)
     (tmp_path / "six").mkdir()
     six, _ = write_large_held_out(tmp_path / "six", 6)
     assert expand_file(six, tmp_path / "six.pkl.gz") is True
     assert mnist_loader.load_data(tmp_path / "six.pkl.gz")[0][0].shape == (30, 784)
     seven, (training, validation, test) = write_large_held_out(tmp_path, 7)
     monkeypatch.setattr(expand_mnist, "expand", lambda *a, **k: pytest.fail("expanded"))
-    with pytest.raises(data_files.DataFileError) as error:
+    with pytest.raises(safe_files.DataFileError) as error:
         expand_file(seven, tmp_path / "seven.pkl.gz")
     assert str(error.value) == (
         f"{seven}: its 7 training images would make 35 and a file of "
         f"{35 * per_image + held_out:,} bytes, more than the "
-        f"{data_files.MAX_PICKLE_BYTES:,} that load_data reads; expand at most 6 "
+        f"{safe_files.MAX_PICKLE_BYTES:,} that load_data reads; expand at most 6 "
         f"training images")
     assert not (tmp_path / "seven.pkl.gz").exists()
-    data_files.write_pickle(tmp_path / "seven.pkl.gz", (expand(*training), validation, test))
-    with pytest.raises(data_files.DataFileError, match="more than"):
+    safe_files.write_pickle(tmp_path / "seven.pkl.gz", (expand(*training), validation, test))
+    with pytest.raises(safe_files.DataFileError, match="more than"):
         mnist_loader.load_data(tmp_path / "seven.pkl.gz")
 
 
@@ -225,7 +226,7 @@ def test_a_source_of_70000_images_is_refused_in_one_line_before_expanding(tmp_pa
     y = np.zeros(70000, np.int64)
     small = (np.zeros((10, 784), np.float32), np.zeros(10, np.int64))
     source = tmp_path / "all.pkl.gz"
-    data_files.write_pickle(source, ((x, y), small, small), compresslevel=1)
+    safe_files.write_pickle(source, ((x, y), small, small), compresslevel=1)
     del x
     target = tmp_path / "out.pkl.gz"
     run = subprocess.run([sys.executable, "expand_mnist.py", "--source", str(source),
@@ -271,7 +272,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_running_the_script_with_no_options_writes_the_data_folder_file(
         tmp_path, folder, script):
     source, (training, validation, _) = write_source(tmp_path)
-    env = {**os.environ, data_files.DATA_DIR_ENV: str(tmp_path)}
+    env = {**os.environ, mnist_files.DATA_DIR_ENV: str(tmp_path)}
     env.pop("PYTHONPATH", None)  # the script must find its modules by itself
     run = subprocess.run([sys.executable, script], cwd=ROOT / folder, env=env,
                          capture_output=True, text=True, timeout=60)
@@ -306,7 +307,7 @@ def test_launcher_passes_options_and_the_exit_status_through(tmp_path):
     missing = subprocess.run([sys.executable, launcher, "--source",
                               str(tmp_path / "nothing.pkl.gz")],
                              cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                             env={**os.environ, data_files.DATA_DIR_ENV: str(data)})
+                             env={**os.environ, mnist_files.DATA_DIR_ENV: str(data)})
     assert missing.returncode == 2 and "already exists" not in missing.stdout
     assert f"--source {tmp_path / 'nothing.pkl.gz'}: no such data file" in missing.stderr
 

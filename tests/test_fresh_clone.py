@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import data_files
+import mnist_files
 
 TESTS = Path(__file__).resolve().parent
 
@@ -45,8 +45,8 @@ def test_collecting_with_no_data_and_no_network_stops_with_one_line(tmp_path, re
     assert len(message) == 1, output
     assert message[0].startswith("ERROR: the tests need MNIST: MNIST file ")
     assert f"is not in {folder} and could not be downloaded" in message[0]
-    for name in data_files.IDX_FILES:
+    for name in mnist_files.IDX_FILES:
         assert name in message[0]
     # Each mirror's failure was reported as it happened, and nothing was left behind.
-    assert output.count("Could not download") == len(data_files.MIRRORS)
+    assert output.count("Could not download") == len(mnist_files.MIRRORS)
     assert list(folder.iterdir()) == []

@@ -1,7 +1,7 @@
 """Hostile and faulty data files, table by table.
 
 Every table holds files an attacker or an unlucky user could hand to
-``mnist_loader.load_data`` / ``data_files.read_pickle`` / ``read_idx`` or
+``mnist_loader.load_data`` / ``safe_files.read_pickle`` / ``read_idx`` or
 to a writer.  Cases that could crash the interpreter (forged dtypes and
 array states, which numpy itself does not check) and the size bombs run in
 a child process, the bombs under an address-space limit, so that a crash
@@ -38,9 +38,11 @@ from struct import pack
 import numpy as np
 import pytest
 
-import data_files
+import messages
+import mnist_files
 import mnist_loader
-from data_files import DataFileError
+import safe_files
+from safe_files import DataFileError
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 multiarray = np._core.multiarray
@@ -128,17 +130,17 @@ FORGED = {
 CHILD = r"""
 import resource, sys
 sys.path.insert(0, sys.argv[1])
-import data_files
+import mnist_files, safe_files
 limit = int(sys.argv[4])
 if limit:
     with open("/proc/self/statm") as f:
         size = int(f.read().split()[0]) * resource.getpagesize()
     resource.setrlimit(resource.RLIMIT_AS, (size + limit, size + limit))
-read = getattr(data_files, sys.argv[2])
+read = {"read_pickle": safe_files.read_pickle, "read_idx": mnist_files.read_idx}[sys.argv[2]]
 try:
     read(sys.argv[3])
     print("LOADED")
-except data_files.DataFileError as e:
+except safe_files.DataFileError as e:
     print("REFUSED", e)
 """
 
@@ -272,7 +274,7 @@ def test_idx_bombs_stop_at_the_size_the_file_can_have(case, tmp_path):
 # that formatted it for a message, even to cut the text short afterwards,
 # would run out of memory; one that hashed it (a set lookup does) would
 # never finish.  Every reader names a value from a file with
-# data_files.describe: its type and size, and a preview of a few dozen
+# messages.describe: its type and size, and a preview of a few dozen
 # characters.  Each file is read in a child under a 256 MiB allowance and
 # a 60 s limit, and must be refused in one short line.  A JSON file cannot
 # share references, so its values are only as large as its text, but its
@@ -382,14 +384,14 @@ def test_a_network_json_value_is_named_by_its_type_and_size(case, tmp_path):
     (nested(), "a tuple of 30 items: " + "(" * 13 + "), " + "(), " * 8 + "..."),
 ])
 def test_describe_shows_a_short_value_whole_and_names_any_other(value, text):
-    assert data_files.describe(value) == text
+    assert messages.describe(value) == text
 
 
 def test_describe_error_gives_one_line_and_names_a_keys_value():
-    assert data_files.describe_error(ValueError("first\nsecond")) == "ValueError: first"
-    assert data_files.describe_error(KeyError(nested())).startswith(
+    assert messages.describe_error(ValueError("first\nsecond")) == "ValueError: first"
+    assert messages.describe_error(KeyError(nested())).startswith(
         "KeyError: a tuple of 30 items: ((((")
-    assert data_files.describe_error(OSError(2, "No such file", "x")) == \
+    assert messages.describe_error(OSError(2, "No such file", "x")) == \
         "FileNotFoundError: [Errno 2] No such file: 'x'"
 
 
@@ -419,7 +421,7 @@ LEGITIMATE = {
 def test_legitimate_pickles_of_every_protocol_load_exactly(case, protocol, tmp_path):
     obj = LEGITIMATE[case]
     path = gz(tmp_path / "good.pkl.gz", pickle.dumps(obj, protocol=protocol))
-    loaded = data_files.read_pickle(path)
+    loaded = safe_files.read_pickle(path)
     expected = pickle.loads(pickle.dumps(obj, protocol=protocol))
     flat_loaded, flat_expected = flatten(loaded), flatten(expected)
     assert len(flat_loaded) == len(flat_expected)
@@ -481,7 +483,7 @@ BAD_VALUES = {
 def test_bad_values_are_refused_naming_the_file_and_the_problem(case, tmp_path):
     data, message = BAD_VALUES[case]
     path = tmp_path / "odd.pkl.gz"
-    data_files.write_pickle(path, data)
+    safe_files.write_pickle(path, data)
     with pytest.raises(DataFileError, match=message) as error:
         mnist_loader.load_data(path)
     assert str(path) in str(error.value)
@@ -516,11 +518,11 @@ def test_damaged_gzip_pickles_are_refused(how, tmp_path):
 @pytest.mark.parametrize("how", BAD_GZIP)
 def test_damaged_gzip_idx_files_are_refused(how, tmp_path):
     name = "t10k-labels-idx1-ubyte.gz"
-    good = (data_files.data_dir() / name).read_bytes()
+    good = (mnist_files.data_dir() / name).read_bytes()
     path = tmp_path / name
     path.write_bytes(damaged(good, how))
     with pytest.raises(DataFileError, match="corrupt or truncated gzip") as error:
-        data_files.read_idx(path)
+        mnist_files.read_idx(path)
     assert str(path) in str(error.value)
 
 
@@ -535,8 +537,8 @@ def test_pickle_followed_by_more_data_inside_the_gzip_is_refused(tmp_path):
 WRITER = r"""
 import sys, time
 sys.path.insert(0, sys.argv[1])
-import data_files
-with data_files.atomic_path(sys.argv[2]) as tmp:
+import safe_files
+with safe_files.atomic_path(sys.argv[2]) as tmp:
     tmp.write_bytes(b"half a file")
     print("writing", flush=True)
     time.sleep(60)
@@ -559,7 +561,7 @@ def test_a_writer_killed_with_sigkill_leaves_debris_the_next_writer_removes(tmp_
         debris = [p.name for p in tmp_path.iterdir()]
         assert len(debris) == 1 and debris[0].startswith(f".mnist.pkl.gz.{child.pid}-")
     (tmp_path / "other.txt.123.part").write_bytes(b"not a temporary of the target")
-    data_files.write_pickle(target, book_triple())
+    safe_files.write_pickle(target, book_triple())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist.pkl.gz", "other.txt.123.part"]
     assert mnist_loader.load_data(target)[0][0].shape == (3, 784)
 
@@ -568,7 +570,7 @@ def test_a_running_writers_temporary_is_left_alone(tmp_path):
     target = tmp_path / "net.json"
     child = start_writer(target)
     try:
-        with data_files.atomic_path(target) as tmp:
+        with safe_files.atomic_path(target) as tmp:
             tmp.write_text("{}")
         names = sorted(p.name for p in tmp_path.iterdir())
         assert "net.json" in names and len(names) == 2  # the child's is still there
@@ -580,12 +582,12 @@ def test_a_running_writers_temporary_is_left_alone(tmp_path):
 FULL_DISK = r"""
 import resource, signal, sys
 sys.path.insert(0, sys.argv[1])
-import numpy as np, data_files
+import numpy as np, safe_files
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (100000, 100000))
 try:
-    data_files.write_pickle(sys.argv[2], np.random.default_rng(0).random(10 ** 6), 0)
-except data_files.DataFileError as e:
+    safe_files.write_pickle(sys.argv[2], np.random.default_rng(0).random(10 ** 6), 0)
+except safe_files.DataFileError as e:
     print("ERROR", isinstance(e, OSError), e)
 """
 
@@ -603,12 +605,12 @@ def test_a_folder_that_cannot_be_made_gives_one_error_naming_the_file(tmp_path):
     (tmp_path / "a-file").write_text("")
     target = tmp_path / "a-file" / "sub" / "out.pkl.gz"
     with pytest.raises(DataFileError, match=f"{target}: cannot write here") as error:
-        data_files.write_pickle(target, book_triple())
+        safe_files.write_pickle(target, book_triple())
     assert isinstance(error.value, OSError)
 
 
 #### Writers: what is already at the path
-# Every save in the project goes through data_files.atomic_path; each one
+# Every save in the project goes through safe_files.atomic_path; each one
 # is tried here.  Only fifos made in tmp_path stand for the devices: no test
 # goes near a real /dev node.
 
@@ -620,10 +622,10 @@ def save_with(writer, path):
     """Save something to ``path`` with ``writer``; return a function that
     reads it back (through whatever path it is given) and checks it."""
     if writer == "write_pickle":
-        data_files.write_pickle(path, book_triple())
+        safe_files.write_pickle(path, book_triple())
         return lambda p: mnist_loader.load_data(p)[0][0].shape == (3, 784)
     if writer == "write_json":
-        data_files.write_json(path, {"a": 1})
+        safe_files.write_json(path, {"a": 1})
         return lambda p: Path(p).read_text() == '{"a": 1}'
     if writer in ("network.save", "network2.save"):
         import network
@@ -637,10 +639,10 @@ def save_with(writer, path):
                           network3.SoftmaxLayer(n_in=3, n_out=2)], 1).save(path)
         return lambda p: network3.load(p).layers[0].n_out == 3
     if writer == "save_png":
-        import reproduction
-        fig, ax = reproduction.figure()
+        import plots
+        fig, ax = plots.figure()
         ax.plot([0, 1])
-        reproduction.save_png(fig, path)
+        plots.save_png(fig, path)
         return lambda p: Path(p).read_bytes().startswith(b"\x89PNG")
     raise AssertionError(writer)
 
@@ -672,7 +674,7 @@ def test_a_save_through_a_link_to_a_fifo_is_refused(tmp_path):
     os.mkfifo(fifo)
     link.symlink_to(fifo)
     with pytest.raises(DataFileError, match=f"^{link}: links to {fifo}, which is a fifo"):
-        data_files.write_json(link, {})
+        safe_files.write_json(link, {})
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()
     assert sorted(os.listdir(tmp_path)) == ["fifo", "net.json"]
 
@@ -699,7 +701,7 @@ def test_a_save_onto_a_symlink_writes_through_and_keeps_the_mode(writer, tmp_pat
 def test_a_save_onto_a_dangling_symlink_makes_the_file_it_names(tmp_path):
     link = tmp_path / "net.json"
     link.symlink_to("made.json")
-    data_files.write_json(link, [1])
+    safe_files.write_json(link, [1])
     assert link.is_symlink() and (tmp_path / "made.json").read_text() == "[1]"
 
 
@@ -708,7 +710,7 @@ def test_a_replaced_file_keeps_its_permission_bits(mode, tmp_path):
     target = tmp_path / "data.pkl.gz"
     target.write_bytes(b"old")
     target.chmod(mode)
-    data_files.write_pickle(target, book_triple())
+    safe_files.write_pickle(target, book_triple())
     assert stat.S_IMODE(target.stat().st_mode) == mode
     assert mnist_loader.load_data(target)[0][0].shape == (3, 784)
 
@@ -716,7 +718,7 @@ def test_a_replaced_file_keeps_its_permission_bits(mode, tmp_path):
 def test_a_new_file_gets_the_umasks_mode(tmp_path):
     old = os.umask(0o027)
     try:
-        data_files.write_json(tmp_path / "new.json", {})
+        safe_files.write_json(tmp_path / "new.json", {})
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == 0o640
@@ -747,13 +749,13 @@ def test_a_live_writers_temporary_is_kept_whatever_pid_its_name_gives(tmp_path):
                              stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline() == "writing\n"
-        data_files.write_json(tmp_path / "net.json", {"n": 1})
+        safe_files.write_json(tmp_path / "net.json", {"n": 1})
         assert temporary.read_bytes() == b"half a file"  # still there, untouched
     finally:
         child.kill()
         child.wait(timeout=30)
     # Its writer gone, nobody holds the lock: the next writer removes it.
-    data_files.write_json(tmp_path / "net.json", {"n": 2})
+    safe_files.write_json(tmp_path / "net.json", {"n": 2})
     assert sorted(os.listdir(tmp_path)) == ["net.json"]
 
 
@@ -764,7 +766,7 @@ def test_an_unlocked_temporary_of_another_name_or_a_link_is_not_touched(tmp_path
     victim.write_text("keep me")
     (tmp_path / f".net.json.{pid}-x.part").symlink_to(victim)
     (tmp_path / f".other.json.{pid}-x.part").write_text("another file's")
-    data_files.write_json(tmp_path / "net.json", {})
+    safe_files.write_json(tmp_path / "net.json", {})
     assert victim.read_text() == "keep me"
     assert sorted(os.listdir(tmp_path)) == [f".net.json.{pid}-x.part",
                                             f".other.json.{pid}-x.part", "net.json", "victim"]

@@ -75,10 +75,10 @@ def test_svm_script_refuses_bad_arguments_before_loading_data(argv, message, no_
 
 
 def test_svm_script_reports_missing_data_in_one_line(monkeypatch, capsys):
-    import data_files
+    import safe_files
 
     def missing():
-        raise data_files.DataFileError("data/mnist.pkl.gz: no such file")
+        raise safe_files.DataFileError("data/mnist.pkl.gz: no such file")
     monkeypatch.setattr(mnist_loader, "load_data", missing)
     with pytest.raises(SystemExit) as stopped:
         mnist_svm.main(["--train-size", "100"])

@@ -1,6 +1,6 @@
-"""Tests of mnist_loader (the book's data formats) and of data_files, which
-does its file handling: IDX files, checksums, downloads, safe pickles,
-atomic writes."""
+"""Tests of mnist_loader (the book's data formats) and of mnist_files and
+safe_files, which do its file handling: IDX files, checksums, downloads,
+safe pickles, atomic writes."""
 
 import gzip
 import hashlib
@@ -12,11 +12,12 @@ import pickle
 import numpy as np
 import pytest
 
-import data_files
+import mnist_files
 import mnist_loader
-from data_files import DataFileError
+import safe_files
+from safe_files import DataFileError
 
-IDX_NAMES = list(data_files.IDX_FILES)
+IDX_NAMES = list(mnist_files.IDX_FILES)
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +50,8 @@ def test_load_data_shapes_dtypes_and_split(data):
 
 
 def test_validation_is_the_last_10000_training_images(data):
-    raw = data_files.read_idx(data_files.data_dir() / "train-images-idx3-ubyte.gz")
-    labels = data_files.read_idx(data_files.data_dir() / "train-labels-idx1-ubyte.gz")
+    raw = mnist_files.read_idx(mnist_files.data_dir() / "train-images-idx3-ubyte.gz")
+    labels = mnist_files.read_idx(mnist_files.data_dir() / "train-labels-idx1-ubyte.gz")
     (tx, ty), (vx, vy), _ = data
     np.testing.assert_array_equal(vx * 256, raw[50000:].reshape(-1, 784))
     np.testing.assert_array_equal(tx[-1] * 256, raw[49999].ravel())
@@ -79,7 +80,7 @@ def test_vectorized_result():
 
 
 def test_mnist_loader_offers_just_the_books_three_functions():
-    """The file handling is reached through data_files, not re-exported here."""
+    """The file handling is reached through mnist_files, not re-exported here."""
     public = {name for name, value in vars(mnist_loader).items()
               if not name.startswith("_") and not inspect.ismodule(value)
               and name != "annotations"}
@@ -87,19 +88,19 @@ def test_mnist_loader_offers_just_the_books_three_functions():
 
 
 def test_data_dir_honours_the_environment_variable(monkeypatch, tmp_path):
-    monkeypatch.setenv(data_files.DATA_DIR_ENV, str(tmp_path))
-    assert data_files.data_dir() == tmp_path.resolve()
-    monkeypatch.delenv(data_files.DATA_DIR_ENV)
-    assert data_files.data_dir().name == "data"
-    assert (data_files.data_dir().parent / "src" / "mnist_loader.py").exists()
+    monkeypatch.setenv(mnist_files.DATA_DIR_ENV, str(tmp_path))
+    assert mnist_files.data_dir() == tmp_path.resolve()
+    monkeypatch.delenv(mnist_files.DATA_DIR_ENV)
+    assert mnist_files.data_dir().name == "data"
+    assert (mnist_files.data_dir().parent / "src" / "mnist_loader.py").exists()
 
 
 #### Building from IDX files and downloading them
 
 def test_build_from_idx_files_in_a_fresh_folder(tmp_path, monkeypatch, capsys):
     for name in IDX_NAMES:
-        (tmp_path / name).write_bytes((data_files.data_dir() / name).read_bytes())
-    monkeypatch.setenv(data_files.DATA_DIR_ENV, str(tmp_path))
+        (tmp_path / name).write_bytes((mnist_files.data_dir() / name).read_bytes())
+    monkeypatch.setenv(mnist_files.DATA_DIR_ENV, str(tmp_path))
     (tx, ty), _, (ex, ey) = mnist_loader.load_data()
     assert (tmp_path / "mnist.pkl.gz").exists()
     out, err = capsys.readouterr()
@@ -112,36 +113,36 @@ def test_build_from_idx_files_in_a_fresh_folder(tmp_path, monkeypatch, capsys):
 
 def test_bad_checksum_is_refused_and_leaves_no_file(tmp_path, monkeypatch):
     for name in IDX_NAMES:
-        (tmp_path / name).write_bytes((data_files.data_dir() / name).read_bytes())
-    labels = data_files.read_idx(tmp_path / "t10k-labels-idx1-ubyte.gz").copy()
+        (tmp_path / name).write_bytes((mnist_files.data_dir() / name).read_bytes())
+    labels = mnist_files.read_idx(tmp_path / "t10k-labels-idx1-ubyte.gz").copy()
     labels[0] = (labels[0] + 1) % 10  # right shape, wrong content
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
-    monkeypatch.setenv(data_files.DATA_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(mnist_files.DATA_DIR_ENV, str(tmp_path))
     with pytest.raises(DataFileError, match="t10k-labels-idx1-ubyte.gz: bad checksum"):
         mnist_loader.load_data()
     assert leftovers(tmp_path) == sorted(IDX_NAMES)
 
 
 def test_truncated_gzip_is_refused(tmp_path):
-    good = (data_files.data_dir() / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    good = (mnist_files.data_dir() / "t10k-labels-idx1-ubyte.gz").read_bytes()
     bad = tmp_path / "t10k-labels-idx1-ubyte.gz"
     bad.write_bytes(good[: len(good) // 2])
     with pytest.raises(DataFileError, match="t10k-labels-idx1-ubyte.gz: corrupt or truncated"):
-        data_files.read_idx(bad)
+        mnist_files.read_idx(bad)
 
 
 def test_idx_of_wrong_shape_or_length_is_refused(tmp_path):
     path = tmp_path / "some-images.gz"
     path.write_bytes(gzip.compress(idx_bytes(np.zeros((3, 28, 28)))))
-    assert data_files.read_idx(path).shape == (3, 28, 28)  # unknown name: no digest
+    assert mnist_files.read_idx(path).shape == (3, 28, 28)  # unknown name: no digest
     with pytest.raises(DataFileError, match=r"shape \(3, 28, 28\), expected \(10000,\)"):
-        data_files.parse_idx(gzip.decompress(path.read_bytes()), path, (10000,))
+        mnist_files.parse_idx(gzip.decompress(path.read_bytes()), path, (10000,))
     path.write_bytes(gzip.compress(idx_bytes(np.zeros((3, 28, 28)))[:-5]))
     with pytest.raises(DataFileError, match="truncated or corrupt"):
-        data_files.read_idx(path)
+        mnist_files.read_idx(path)
     path.write_bytes(gzip.compress(b"\x00\x00\x0d\x01" + b"\x00" * 8))
     with pytest.raises(DataFileError, match="not an IDX file"):
-        data_files.read_idx(path)
+        mnist_files.read_idx(path)
 
 
 def mirror(folder, files):
@@ -153,15 +154,15 @@ def mirror(folder, files):
 
 def test_download_skips_a_corrupt_mirror(tmp_path):
     name = "t10k-labels-idx1-ubyte.gz"
-    good = (data_files.data_dir() / name).read_bytes()
-    labels = data_files.read_idx(data_files.data_dir() / name).copy()
+    good = (mnist_files.data_dir() / name).read_bytes()
+    labels = mnist_files.read_idx(mnist_files.data_dir() / name).copy()
     labels[5] = 9 - labels[5]
     bad_mirror = mirror(tmp_path / "bad", {name: gzip.compress(idx_bytes(labels))})
     empty_mirror = mirror(tmp_path / "empty", {})
     good_mirror = mirror(tmp_path / "good", {name: good})
     target = tmp_path / "data"
     target.mkdir()
-    path = data_files.fetch(name, target, [empty_mirror, bad_mirror, good_mirror])
+    path = mnist_files.fetch(name, target, [empty_mirror, bad_mirror, good_mirror])
     assert path == target / name and path.read_bytes() == good
     assert leftovers(target) == [name]
 
@@ -174,7 +175,7 @@ def test_offline_with_no_files_names_the_files_and_the_mirrors(tmp_path):
     target = tmp_path / "data"
     target.mkdir()
     with pytest.raises(DataFileError) as info:
-        data_files.fetch(name, target, [nowhere, bad_mirror])
+        mnist_files.fetch(name, target, [nowhere, bad_mirror])
     message = str(info.value)
     for needed in IDX_NAMES + [str(target), nowhere, bad_mirror, "bad checksum"]:
         assert needed in message
@@ -182,11 +183,11 @@ def test_offline_with_no_files_names_the_files_and_the_mirrors(tmp_path):
 
 
 def test_default_mirrors_are_listed_and_the_digests_match_developers_md():
-    assert len(data_files.MIRRORS) >= 2
-    assert all(url.endswith("/") for url in data_files.MIRRORS)
+    assert len(mnist_files.MIRRORS) >= 2
+    assert all(url.endswith("/") for url in mnist_files.MIRRORS)
     # The shared copy's decompressed bytes have exactly the digests we check.
-    for name, (digest, _) in data_files.IDX_FILES.items():
-        raw = gzip.decompress((data_files.data_dir() / name).read_bytes())
+    for name, (digest, _) in mnist_files.IDX_FILES.items():
+        raw = gzip.decompress((mnist_files.data_dir() / name).read_bytes())
         assert hashlib.sha256(raw).hexdigest() == digest
 
 
@@ -214,7 +215,7 @@ def test_pickle_carrying_code_is_refused_without_running_it(tmp_path):
 
 def test_truncated_pickle_is_refused(tmp_path):
     path = tmp_path / "mnist.pkl.gz"
-    data_files.write_pickle(path, ((np.zeros((2, 784), np.float32), np.zeros(2, np.int64)),) * 3)
+    safe_files.write_pickle(path, ((np.zeros((2, 784), np.float32), np.zeros(2, np.int64)),) * 3)
     path.write_bytes(path.read_bytes()[:-20])
     with pytest.raises(DataFileError, match="corrupt or truncated"):
         mnist_loader.load_data(path)
@@ -223,10 +224,10 @@ def test_truncated_pickle_is_refused(tmp_path):
 def test_pickle_of_the_wrong_shape_is_refused(tmp_path):
     path = tmp_path / "odd.pkl.gz"
     part = (np.zeros((2, 784), np.float32), np.zeros(2, np.int64))
-    data_files.write_pickle(path, (part, part, (np.zeros((2, 783), np.float32), part[1])))
+    safe_files.write_pickle(path, (part, part, (np.zeros((2, 783), np.float32), part[1])))
     with pytest.raises(DataFileError, match=r"test images have shape \(2, 783\)"):
         mnist_loader.load_data(path)
-    data_files.write_pickle(path, (part, part))
+    safe_files.write_pickle(path, (part, part))
     with pytest.raises(DataFileError, match="expected a triple"):
         mnist_loader.load_data(path)
 
@@ -294,7 +295,7 @@ def test_a_wrong_expanded_file_says_how_to_make_it_again(tmp_path):
     training = ([np.zeros(784, np.float32), np.zeros(783, np.float32)], [1, 2])
     other = (np.zeros((1, 784), np.float32), np.zeros(1, np.int64))
     path = tmp_path / "mnist_expanded.pkl.gz"
-    data_files.write_pickle(path, (training, other, other))
+    safe_files.write_pickle(path, (training, other, other))
     with pytest.raises(DataFileError, match=r"arrays of 784 real pixels, found ndarray \(783,\); "
                                             r"make it again with python expand_mnist.py --force"):
         mnist_loader.load_data(path)
@@ -308,7 +309,7 @@ def test_advice_about_a_damaged_file_fits_where_it_is(tmp_path, monkeypatch):
     data, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
     data.mkdir()
     elsewhere.mkdir()
-    monkeypatch.setenv(data_files.DATA_DIR_ENV, str(data))
+    monkeypatch.setenv(mnist_files.DATA_DIR_ENV, str(data))
 
     def refusal(path, read=mnist_loader.load_data):
         path.write_bytes(gzip.compress(pickle.dumps(list(range(1000))))[:-20])  # cut short
@@ -324,9 +325,9 @@ def test_advice_about_a_damaged_file_fits_where_it_is(tmp_path, monkeypatch):
     assert refusal(elsewhere / "mnist_expanded.pkl.gz").endswith(
         f"; make it again with python expand_mnist.py --force --output "
         f"{elsewhere / 'mnist_expanded.pkl.gz'}")
-    assert refusal(elsewhere / "t10k-labels-idx1-ubyte.gz", data_files.read_idx).endswith(
+    assert refusal(elsewhere / "t10k-labels-idx1-ubyte.gz", mnist_files.read_idx).endswith(
         "; delete it and it will be downloaded again")
-    assert "delete" not in refusal(elsewhere / "my-labels-idx1-ubyte.gz", data_files.read_idx)
+    assert "delete" not in refusal(elsewhere / "my-labels-idx1-ubyte.gz", mnist_files.read_idx)
 
 
 def test_missing_named_file_gives_a_clear_error(tmp_path):
@@ -338,10 +339,10 @@ def test_atomic_path_leaves_nothing_when_interrupted(tmp_path):
     target = tmp_path / "out.bin"
     target.write_bytes(b"old")
     with pytest.raises(KeyboardInterrupt):
-        with data_files.atomic_path(target) as tmp:
+        with safe_files.atomic_path(target) as tmp:
             tmp.write_bytes(b"half")
             raise KeyboardInterrupt
     assert target.read_bytes() == b"old" and leftovers(tmp_path) == ["out.bin"]
-    with data_files.atomic_path(target) as tmp:
+    with safe_files.atomic_path(target) as tmp:
         tmp.write_bytes(b"new")
     assert target.read_bytes() == b"new" and leftovers(tmp_path) == ["out.bin"]

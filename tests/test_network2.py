@@ -846,7 +846,8 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_save(module, tmp_path
     import sys
     import time
     source = (f"import json, sys, time, {module}\n"
-              f"json.dump = lambda data, f: (f.write('{{'), f.flush(), time.sleep(60))\n"
+              f"json.dump = lambda data, f, **options: (f.write('{{'), f.flush(),\n"
+              f"                                       time.sleep(60))\n"
               f"{module}.Network([2, 2, 1], seed=0).save(sys.argv[1])\n")
     path = tmp_path / "net.json"
     writer = subprocess.Popen([sys.executable, "-c", source, str(path)],

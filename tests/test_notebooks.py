@@ -153,9 +153,9 @@ def test_the_path_cell_finds_src_from_the_root_and_from_notebooks(monkeypatch, t
 def mnist_pickle():
     """Build data/mnist.pkl.gz (from the IDX files) before the first
     notebook needs it, so that no notebook's run includes the build."""
-    path = data_files.data_dir() / data_files.PICKLE_NAME
+    path = mnist_files.data_dir() / mnist_files.PICKLE_NAME
     if not path.exists():
-        data_files.build_pickle(path)
+        mnist_files.build_pickle(path)
     return path
 
 
@@ -168,7 +168,7 @@ def small_expanded_file(tmp_path_factory):
     training, validation, test = mnist_loader.load_data()
     expanded = expand_mnist.expand(training[0][:500], training[1][:500])
     path = tmp_path_factory.mktemp("expanded") / "mnist_expanded.pkl.gz"
-    data_files.write_pickle(path, (expanded, validation, test), compresslevel=1)
+    safe_files.write_pickle(path, (expanded, validation, test), compresslevel=1)
     return path
 
 
