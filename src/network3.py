@@ -33,11 +33,18 @@ It runs on a CUDA GPU when there is one (``GPU = False`` below, or
 ``NNDL_FORCE_CPU=1``, keeps it on the CPU), in float32, the data on the
 device for the whole run (the book's shared variables).  For speed, every
 Network method that computes runs on one CPU thread (``CPU_TRAINING_THREADS``,
-``device_settings``), and on a GPU SGD replays its step as a CUDA graph
-(the last section).  Beyond the book: ``Network.save`` and ``load`` (JSON
-and plain tensors: loading runs no code), ``Network.predict``, and SGD's
-``early_stopping_n`` and ``eta_schedule_n`` (chapter 3's, as in network2).
+``device_settings``), and on a GPU SGD replays its step as a CUDA graph.
+Beyond the book: ``Network.save`` and ``load`` (JSON and plain tensors:
+loading runs no code), ``Network.predict``, and SGD's ``early_stopping_n``
+and ``eta_schedule_n`` (chapter 3's, as in network2).
+
+The file reads as the book's does: its program comes first, whole and in
+the book's order, from the activation functions to ``dropout_layer``.
+What this port adds to it (the device and threads, Theano's max-pooling
+gradient, saving and loading, the Ctrl-C guard, the CUDA graph, the input
+checks) follows, each in a section of its own after "Beyond the book".
 """
+
 
 #### Libraries
 # Standard library
@@ -63,8 +70,9 @@ import torch.nn.functional as F
 from torch import sigmoid, tanh  # activation functions, as the book took Theano's
 
 # Our own
-import data_files
+import messages
 import mnist_loader
+import safe_files
 
 
 #### Activation functions for neurons
@@ -79,91 +87,22 @@ def ReLU(z: torch.Tensor) -> torch.Tensor:
     return torch.relu(z)
 
 
-# Names under which save() records an activation function; PyTorch's own
-# ReLU is saved as ours.
-ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "linear": linear, "ReLU": ReLU, "sigmoid": sigmoid, "tanh": tanh}
-_ACTIVATION_NAMES = {**{fn: name for name, fn in ACTIVATIONS.items()},
-                     torch.relu: "ReLU", F.relu: "ReLU"}
-
-
-#### Where to compute
+#### Constants
 # Set GPU to False to stay on the CPU even when a CUDA GPU is present;
 # the environment variable NNDL_FORCE_CPU=1 does the same without editing.
+# (The device is chosen in "Device and threads", after the book's program.)
 GPU = True
-FORCE_CPU_ENV = "NNDL_FORCE_CPU"
 
 
-def _choose_device() -> tuple[torch.device, str]:
-    if not GPU:
-        return torch.device("cpu"), "GPU = False in network3.py"
-    if os.environ.get(FORCE_CPU_ENV, "").strip() not in ("", "0"):
-        return torch.device("cpu"), f"{FORCE_CPU_ENV} is set"
-    if not torch.cuda.is_available():
-        return torch.device("cpu"), "no CUDA GPU available"
-    return torch.device("cuda"), torch.cuda.get_device_name(0)
-
-
-device, _why = _choose_device()
-# Said on stderr, with the other progress lines, so stdout holds the book's.
-if device.type == "cuda":
-    print(f"network3: running on the GPU ({_why}); to use the CPU instead, "
-          f"set GPU = False in network3.py or {FORCE_CPU_ENV}=1.", file=sys.stderr)
-else:
-    print(f"network3: running on the CPU ({_why}).", file=sys.stderr)
-
-# Images per batch when measuring accuracy or predicting (the answers do
-# not depend on it): on the CPU small batches stay in cache (basic_conv,
-# predict on 10,000 images, one thread, fastest of 3: 0.30 s in batches of
-# 128, 0.29 s of 100, 0.70 s of 1024).  Powers of two, for accuracy's sake.
-EVAL_BATCH_SIZE = 1024 if device.type == "cuda" else 128
-
-# Threads PyTorch uses on the CPU while network3 computes: in SGD and in
-# every other Network method that computes (None: PyTorch's setting).  A
-# mini-batch of 10 is too small to share out: with PyTorch's default and
-# another program busy on one core, a shallow-net epoch took 99.5 s against
-# 1.7 s on one thread.
-CPU_TRAINING_THREADS: int | None = 1
-
-
-@contextlib.contextmanager
-def device_settings():
-    """Compute inside as network3 does, then give the caller's settings back.
-
-    On the CPU that is CPU_TRAINING_THREADS threads; on a GPU, full float32
-    (no TF32 shortcuts).  Each Network method that computes (feedforward,
-    update_mini_batch, SGD, accuracy, predict) runs inside, as the line
-    ``@with_device_settings`` above it says.
-    """
-    threads = torch.get_num_threads()
-    if device.type == "cpu" and CPU_TRAINING_THREADS is not None:
-        torch.set_num_threads(CPU_TRAINING_THREADS)
-    if device.type == "cuda":
-        conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
-        precisions = conv.fp32_precision, matmul.fp32_precision
-        conv.fp32_precision = matmul.fp32_precision = "ieee"
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-        if device.type == "cuda":
-            conv.fp32_precision, matmul.fp32_precision = precisions
-
-
+# Two decorators, not in the book, for the Network methods that compute;
+# what they put in force is defined after the book's program, in "Device
+# and threads" and "Ctrl-C and the training step".
 def with_device_settings(method):
-    """Make ``method`` run inside ``device_settings()``.  When the settings
-    are already in force, as when SGD calls accuracy, it runs at once (the
-    outer call gives the caller's settings back): a training step calls
-    two such methods, and entering device_settings costs about 1.9 us, 1.5%
-    of a shallow-net step (131 us) on our 2-core machine."""
+    """Make ``method`` run inside ``device_settings()``, unless the settings
+    are already in force, as when SGD calls accuracy."""
     @functools.wraps(method)
     def method_with_device_settings(*args, **kwargs):
-        if device.type == "cuda":
-            in_force = (torch.backends.cudnn.conv.fp32_precision
-                        == torch.backends.cuda.matmul.fp32_precision == "ieee")
-        else:
-            in_force = CPU_TRAINING_THREADS in (None, torch.get_num_threads())
-        if in_force:
+        if _settings_in_force():
             return method(*args, **kwargs)
         with device_settings():
             return method(*args, **kwargs)
@@ -172,8 +111,7 @@ def with_device_settings(method):
 
 def with_whole_steps(method):
     """Run ``method`` (SGD) with the Ctrl-C guard in place for all its
-    steps, so that each step is made whole or not at all (``_WholeSteps``,
-    in the section "Ctrl-C and the training step" near the end)."""
+    steps, so that each step is made whole or not at all (``_WholeSteps``)."""
     @functools.wraps(method)
     def method_with_whole_steps(*args, **kwargs):
         with _whole_steps.installed():
@@ -194,33 +132,6 @@ def load_data_shared(filename: str | os.PathLike | None = None):
     return [DataPair((torch.as_tensor(x, dtype=torch.float32).to(device),
                       torch.as_tensor(y, dtype=torch.int64).to(device)))
             for x, y in mnist_loader.load_data(filename)]
-
-
-class DataPair(tuple):
-    """An (images, labels) pair, as ``load_data_shared`` returns each data set.
-
-    It is the book's pair in every use the book makes of it (``x, y =
-    data``, ``data[0]``, ``data[1]``, ``size(data)``), with one difference:
-    slicing the pair itself, as chapter 3's lists are sliced
-    (``training_data[:1000]``), would give back the whole pair and so
-    train on every image; that is refused, and the message shows how to
-    take the first images of each part instead.
-    """
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            bounds = ":".join("" if v is None else str(v)
-                              for v in (index.start, index.stop, index.step)).rstrip(":")
-            raise TypeError(
-                f"chapter 6's data sets are (images, labels) pairs, and slicing a pair "
-                f"slices the pair, not the images: for those images and their labels "
-                f"write (training_data[0][{bounds}], training_data[1][{bounds}])")
-        return super().__getitem__(index)
-
-
-def size(data) -> int:
-    """The number of examples in ``data``, an (x, y) pair."""
-    return data[0].shape[0]
 
 
 #### Main class used to construct and train networks
@@ -318,7 +229,7 @@ class Network:
 
         # Each step moves every parameter to param - eta*grad of the book's
         # regularized cost (update_mini_batch); on a GPU the steps are
-        # replayed as a CUDA graph (the last section).
+        # replayed as a CUDA graph (the section "Speed", after the book's program).
         def steps(eta):
             return (CUDAGraphSteps(self, training_x, training_y, eta, lmbda,
                                    num_training_batches)
@@ -475,59 +386,15 @@ class Network:
                 "seed": self.seed,
                 "architecture": json.dumps([_layer_config(l) for l in self.layers]),
                 "params": [p.detach().to("cpu", copy=True) for p in self.params]}
-        with data_files.atomic_path(filename) as tmp:
+        with safe_files.atomic_path(filename) as tmp:
             try:
                 torch.save(blob, tmp)
             except RuntimeError as e:  # how torch reports a full disk
-                raise data_files.DataFileError(
+                raise safe_files.DataFileError(
                     f"{filename}: could not be written ({e})") from None
 
 
 #### Define layer types
-def max_pool_2d(z: torch.Tensor, ds) -> torch.Tensor:
-    """The maximum over each non-overlapping ``ds`` = (height, width) block
-    of ``z`` (partial blocks at the edge dropped), with the book's gradient.
-
-    Where several inputs of a block equal its maximum, Theano's max-pooling
-    (the book's) passes the block's gradient to every one of them; PyTorch's
-    ``max_pool2d`` passes it to one.  Ties are common on MNIST: saturated
-    pixels give equal convolution outputs.  Tensor operations only, so it
-    runs the same on the CPU and CUDA, and inside a captured CUDA graph.
-    """
-    return _BooksMaxPool.apply(z, tuple(ds))
-
-
-class _BooksMaxPool(torch.autograd.Function):
-    """max_pool_2d: PyTorch's max-pooling forward, the book's backward."""
-
-    @staticmethod
-    def forward(ctx, z, ds):
-        pooled = F.max_pool2d(z, ds)
-        ctx.save_for_backward(z, pooled)
-        ctx.ds = ds
-        return pooled
-
-    @staticmethod
-    def backward(ctx, grad_pooled):
-        z, pooled = ctx.saved_tensors
-        (_, _, height, width), (h, w), (ph, pw) = z.shape, pooled.shape[2:], ctx.ds
-        # each block's maximum and gradient, spread back over the block
-        spread = (h * ph, w * pw)
-        maxima = F.interpolate(pooled, size=spread, mode="nearest")
-        # (in pooled's memory layout: spreading a tensor of another layout,
-        # as the gradient from a fully connected layer is, took 5x longer)
-        layout = (torch.channels_last if pooled.is_contiguous(memory_format=torch.channels_last)
-                  else torch.contiguous_format)
-        grad = F.interpolate(grad_pooled.contiguous(memory_format=layout), size=spread,
-                             mode="nearest")
-        # grad where z equals its block's maximum, else 0 (in place, with a
-        # float mask: on the CPU much faster than multiplying by a bool one)
-        grad_z = grad.mul_(maxima.eq_(z[:, :, :h * ph, :w * pw]))
-        if spread != (height, width):  # dropped edge rows, columns: no gradient
-            grad_z = F.pad(grad_z, (0, width - w * pw, 0, height - h * ph))
-        return grad_z, None
-
-
 class ConvPoolLayer:
     """A convolutional layer followed by max-pooling.
 
@@ -685,6 +552,11 @@ class SoftmaxLayer:
 
 
 #### Miscellanea
+def size(data) -> int:
+    """The number of examples in ``data``, an (x, y) pair."""
+    return data[0].shape[0]
+
+
 def dropout_layer(layer: torch.Tensor, p_dropout: float,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Zero each entry of ``layer`` with probability ``p_dropout``; the others
@@ -711,10 +583,173 @@ def dropout_layer(layer: torch.Tensor, p_dropout: float,
     return layer * mask
 
 
+#### Beyond the book
+# The book's program ends here.  The sections below are this port's own,
+# each used by name in the program above: what Theano did for the book
+# (choosing the device, max-pooling's gradient), what the book does not
+# have (data pairs that refuse a slice, saving and loading, the Ctrl-C
+# guard, input checks) and what makes a step fast on a GPU.
+
+
+#### Device and threads
+# Where network3 computes and how: the device (a CUDA GPU when there is
+# one, unless GPU is False or NNDL_FORCE_CPU is set), said once on import;
+# the batch size for measuring accuracy; the threads PyTorch may use on the
+# CPU and, on a GPU, full float32; and _param, which places a layer's
+# weights on the device.  The book's Constants block set Theano's device
+# and float32 once; PyTorch needs the device named for each tensor, and its
+# default of many threads makes the book's small mini-batches slow.
+FORCE_CPU_ENV = "NNDL_FORCE_CPU"
+
+
+def _choose_device() -> tuple[torch.device, str]:
+    if not GPU:
+        return torch.device("cpu"), "GPU = False in network3.py"
+    if os.environ.get(FORCE_CPU_ENV, "").strip() not in ("", "0"):
+        return torch.device("cpu"), f"{FORCE_CPU_ENV} is set"
+    if not torch.cuda.is_available():
+        return torch.device("cpu"), "no CUDA GPU available"
+    return torch.device("cuda"), torch.cuda.get_device_name(0)
+
+
+device, _why = _choose_device()
+# Said on stderr, with the other progress lines, so stdout holds the book's.
+if device.type == "cuda":
+    print(f"network3: running on the GPU ({_why}); to use the CPU instead, "
+          f"set GPU = False in network3.py or {FORCE_CPU_ENV}=1.", file=sys.stderr)
+else:
+    print(f"network3: running on the CPU ({_why}).", file=sys.stderr)
+
+# Images per batch when measuring accuracy or predicting (the answers do
+# not depend on it): on the CPU small batches stay in cache (basic_conv,
+# predict on 10,000 images, one thread, fastest of 3: 0.30 s in batches of
+# 128, 0.29 s of 100, 0.70 s of 1024).  Powers of two, for accuracy's sake.
+EVAL_BATCH_SIZE = 1024 if device.type == "cuda" else 128
+
+# Threads PyTorch uses on the CPU while network3 computes: in SGD and in
+# every other Network method that computes (None: PyTorch's setting).  A
+# mini-batch of 10 is too small to share out: with PyTorch's default and
+# another program busy on one core, a shallow-net epoch took 99.5 s against
+# 1.7 s on one thread.
+CPU_TRAINING_THREADS: int | None = 1
+
+
+@contextlib.contextmanager
+def device_settings():
+    """Compute inside as network3 does, then give the caller's settings back.
+
+    On the CPU that is CPU_TRAINING_THREADS threads; on a GPU, full float32
+    (no TF32 shortcuts).  Each Network method that computes (feedforward,
+    update_mini_batch, SGD, accuracy, predict) runs inside, as the line
+    ``@with_device_settings`` above it says.
+    """
+    threads = torch.get_num_threads()
+    if device.type == "cpu" and CPU_TRAINING_THREADS is not None:
+        torch.set_num_threads(CPU_TRAINING_THREADS)
+    if device.type == "cuda":
+        conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+        precisions = conv.fp32_precision, matmul.fp32_precision
+        conv.fp32_precision = matmul.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        if device.type == "cuda":
+            conv.fp32_precision, matmul.fp32_precision = precisions
+
+
+def _settings_in_force() -> bool:
+    """Whether ``device_settings()`` is already in force.  ``with_device_settings``
+    then calls its method at once (the outer call gives the caller's settings
+    back): a training step calls two such methods, and entering
+    device_settings costs about 1.9 us, 1.5% of a shallow-net step (131 us)
+    on our 2-core machine."""
+    if device.type == "cuda":
+        return (torch.backends.cudnn.conv.fp32_precision
+                == torch.backends.cuda.matmul.fp32_precision == "ieee")
+    return CPU_TRAINING_THREADS in (None, torch.get_num_threads())
+
+
 def _param(values: np.ndarray, memory_format=torch.contiguous_format) -> torch.Tensor:
     """A float32 parameter on the device, from numpy's initial values."""
     tensor = torch.tensor(np.asarray(values, dtype=np.float32), device=device)
     return tensor.contiguous(memory_format=memory_format).requires_grad_()
+
+
+#### The book's max-pool gradient
+# ConvPoolLayer pools with max_pool_2d, as the book does with Theano's.
+# PyTorch's max-pooling computes the same maxima but a different gradient
+# where a block holds its maximum more than once, which MNIST's saturated
+# pixels make common; so max_pool_2d keeps PyTorch's forward and gives it
+# Theano's backward, through an autograd function of its own.
+def max_pool_2d(z: torch.Tensor, ds) -> torch.Tensor:
+    """The maximum over each non-overlapping ``ds`` = (height, width) block
+    of ``z`` (partial blocks at the edge dropped), with the book's gradient.
+
+    Where several inputs of a block equal its maximum, Theano's max-pooling
+    (the book's) passes the block's gradient to every one of them; PyTorch's
+    ``max_pool2d`` passes it to one.  Ties are common on MNIST: saturated
+    pixels give equal convolution outputs.  Tensor operations only, so it
+    runs the same on the CPU and CUDA, and inside a captured CUDA graph.
+    """
+    return _BooksMaxPool.apply(z, tuple(ds))
+
+
+class _BooksMaxPool(torch.autograd.Function):
+    """max_pool_2d: PyTorch's max-pooling forward, the book's backward."""
+
+    @staticmethod
+    def forward(ctx, z, ds):
+        pooled = F.max_pool2d(z, ds)
+        ctx.save_for_backward(z, pooled)
+        ctx.ds = ds
+        return pooled
+
+    @staticmethod
+    def backward(ctx, grad_pooled):
+        z, pooled = ctx.saved_tensors
+        (_, _, height, width), (h, w), (ph, pw) = z.shape, pooled.shape[2:], ctx.ds
+        # each block's maximum and gradient, spread back over the block
+        spread = (h * ph, w * pw)
+        maxima = F.interpolate(pooled, size=spread, mode="nearest")
+        # (in pooled's memory layout: spreading a tensor of another layout,
+        # as the gradient from a fully connected layer is, took 5x longer)
+        layout = (torch.channels_last if pooled.is_contiguous(memory_format=torch.channels_last)
+                  else torch.contiguous_format)
+        grad = F.interpolate(grad_pooled.contiguous(memory_format=layout), size=spread,
+                             mode="nearest")
+        # grad where z equals its block's maximum, else 0 (in place, with a
+        # float mask: on the CPU much faster than multiplying by a bool one)
+        grad_z = grad.mul_(maxima.eq_(z[:, :, :h * ph, :w * pw]))
+        if spread != (height, width):  # dropped edge rows, columns: no gradient
+            grad_z = F.pad(grad_z, (0, width - w * pw, 0, height - h * ph))
+        return grad_z, None
+
+
+#### The data sets as (images, labels) pairs
+# load_data_shared returns each data set as a DataPair: the book's (x, y)
+# pair of shared variables, with one mistake refused that the book's
+# chapter 3 habits invite (slicing the pair as if it were a list).
+class DataPair(tuple):
+    """An (images, labels) pair, as ``load_data_shared`` returns each data set.
+
+    It is the book's pair in every use the book makes of it (``x, y =
+    data``, ``data[0]``, ``data[1]``, ``size(data)``), with one difference:
+    slicing the pair itself, as chapter 3's lists are sliced
+    (``training_data[:1000]``), would give back the whole pair and so
+    train on every image; that is refused, and the message shows how to
+    take the first images of each part instead.
+    """
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            bounds = ":".join("" if v is None else str(v)
+                              for v in (index.start, index.stop, index.step)).rstrip(":")
+            raise TypeError(
+                f"chapter 6's data sets are (images, labels) pairs, and slicing a pair "
+                f"slices the pair, not the images: for those images and their labels "
+                f"write (training_data[0][{bounds}], training_data[1][{bounds}])")
+        return super().__getitem__(index)
 
 
 #### Saving and loading networks
@@ -728,13 +763,13 @@ def _param(values: np.ndarray, memory_format=torch.contiguous_format) -> torch.T
 # before anything is checked and maps each tensor from where a stored
 # member's bytes would begin (an archive re-zipped with compression, or a
 # member shorter than its tensor, then loads as garbage).  First the whole
-# archive is checked (data_files.stored_zip_members): its directory within
+# archive is checked (safe_files.stored_zip_members): its directory within
 # MAX_ZIP_DIRECTORY_BYTES and MAX_ZIP_MEMBERS; every member stored as it
 # is (not compressed, not encrypted), where its directory entry says,
 # inside the file, overlapping no other member, with the CRC-32 its entry
 # gives; all of them in one folder; data.pkl at most MAX_PICKLE_BYTES.
 # Then data.pkl, once no value in it stands for more than MAX_PICKLE_ITEMS
-# others (data_files.check_pickle_sharing), is read by PyTorch's weights-only
+# others (safe_files.check_pickle_sharing), is read by PyTorch's weights-only
 # unpickler, which makes only tensors, numbers, strings and containers,
 # and each tensor is given the bytes of its member, read into memory, only
 # if they are exactly the bytes it needs.  So reading a file of n bytes
@@ -750,6 +785,13 @@ MAX_PICKLE_BYTES = 1 << 20        # a network's data.pkl takes about 300 bytes a
 MAX_PICKLE_ITEMS = 1 << 20
 MAX_ZIP_MEMBERS = 10_000          # torch.save writes two members a layer, and 6 more
 MAX_ZIP_DIRECTORY_BYTES = 1 << 21
+
+# Names under which save() records an activation function; PyTorch's own
+# ReLU is saved as ours.
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "linear": linear, "ReLU": ReLU, "sigmoid": sigmoid, "tanh": tanh}
+_ACTIVATION_NAMES = {**{fn: name for name, fn in ACTIVATIONS.items()},
+                     torch.relu: "ReLU", F.relu: "ReLU"}
 
 
 class NetworkFileError(ValueError):
@@ -796,7 +838,7 @@ def load(filename: str | os.PathLike) -> Network:
     except MemoryError:
         raise NetworkFileError(f"{path}: too large to load into memory") from None
     except Exception as e:
-        problem = str(e) if isinstance(e, data_files.ArchiveError) else data_files.describe_error(e)
+        problem = str(e) if isinstance(e, safe_files.ArchiveError) else messages.describe_error(e)
         raise NetworkFileError(f"{path}: not a network saved by network3 ({problem})") from None
     try:
         version, seed, mini_batch_size, configs, saved_params = _check_saved_network(blob)
@@ -812,7 +854,7 @@ def load(filename: str | os.PathLike) -> Network:
                       mini_batch_size, seed=seed)
     except (TypeError, ValueError, KeyError, IndexError, OverflowError, RuntimeError,
             MemoryError) as e:
-        problem = str(e) if type(e) is ValueError else data_files.describe_error(e)
+        problem = str(e) if type(e) is ValueError else messages.describe_error(e)
         raise NetworkFileError(f"{path}: malformed network file: {problem}") from None
     with torch.no_grad():
         for param, saved in zip(net.params, saved_params):
@@ -828,7 +870,7 @@ def _param_shapes(config: dict) -> list[tuple[int, ...]]:
     from its numbers alone, so that no layer is built for a forged file."""
     kind = config.get("type")
     if type(kind) is not str or kind not in _LAYER_TYPES:
-        raise ValueError(f"unknown layer type {data_files.describe(kind)}")
+        raise ValueError(f"unknown layer type {messages.describe(kind)}")
     if kind == "ConvPoolLayer":
         filter_shape = _int_tuple(config.get("filter_shape"), 4, "filter_shape")
         return [filter_shape, filter_shape[:1]]
@@ -863,7 +905,7 @@ def _layer_from_config(config: dict, rng):
     if "activation_fn" in config:
         if config["activation_fn"] not in ACTIVATIONS:
             raise ValueError(f"unknown activation function "
-                             f"{data_files.describe(config['activation_fn'])}")
+                             f"{messages.describe(config['activation_fn'])}")
         config["activation_fn"] = ACTIVATIONS[config["activation_fn"]]
     if kind != "SoftmaxLayer":
         config["rng"] = rng
@@ -874,23 +916,23 @@ def _read_network_file(path: Path):
     """The object ``Network.save`` pickled into the archive at ``path``,
     read as the comment at the head of this section says."""
     with open(path, "rb") as f:
-        members, folder = data_files.stored_zip_members(
+        members, folder = safe_files.stored_zip_members(
             f, os.fstat(f.fileno()).st_size, MAX_ZIP_MEMBERS, MAX_ZIP_DIRECTORY_BYTES,
             "a network file")
         if f"{folder}/data.pkl" not in members:
-            raise data_files.ArchiveError("it has no data.pkl, the member torch.save writes")
+            raise safe_files.ArchiveError("it has no data.pkl, the member torch.save writes")
         start, length = members[f"{folder}/data.pkl"]
         if length > MAX_PICKLE_BYTES:
-            raise data_files.ArchiveError(f"its data.pkl takes {length:,} bytes, more than the "
+            raise safe_files.ArchiveError(f"its data.pkl takes {length:,} bytes, more than the "
                               f"{MAX_PICKLE_BYTES:,} a network file's may take")
-        pickled = data_files.read_at(f, start, length)
-        data_files.check_pickle_sharing(pickled, MAX_PICKLE_ITEMS)
+        pickled = safe_files.read_at(f, start, length)
+        safe_files.check_pickle_sharing(pickled, MAX_PICKLE_ITEMS)
         byteorder = "little"  # what torch.load assumes of a file that does not say
         if f"{folder}/byteorder" in members:
             start, length = members[f"{folder}/byteorder"]
-            byteorder = data_files.read_at(f, start, min(length, 7)).decode("latin1")
+            byteorder = safe_files.read_at(f, start, min(length, 7)).decode("latin1")
             if byteorder not in ("little", "big"):
-                raise data_files.ArchiveError("its byteorder member says neither 'little' nor 'big'")
+                raise safe_files.ArchiveError("its byteorder member says neither 'little' nor 'big'")
         storages = {}
 
         def persistent_load(saved_id):
@@ -902,21 +944,21 @@ def _read_network_file(path: Path):
                      else getattr(storage_type, "dtype", None))
             if not (well_formed and isinstance(dtype, torch.dtype) and type(key) is str
                     and type(count) is int and 0 <= count < 1 << 62):
-                raise data_files.ArchiveError(f"data.pkl names a storage by "
-                                  f"{data_files.describe(saved_id)}")
+                raise safe_files.ArchiveError(f"data.pkl names a storage by "
+                                  f"{messages.describe(saved_id)}")
             if key not in storages:
                 name = f"data/{key[:40]}"
                 if f"{folder}/data/{key}" not in members:
-                    raise data_files.ArchiveError(f"data.pkl names a member {name} the archive lacks")
+                    raise safe_files.ArchiveError(f"data.pkl names a member {name} the archive lacks")
                 start, length = members[f"{folder}/data/{key}"]
                 needed = count * dtype.itemsize
                 if length != needed:
-                    raise data_files.ArchiveError(f"its member {name} holds {length:,} bytes, but the "
+                    raise safe_files.ArchiveError(f"its member {name} holds {length:,} bytes, but the "
                                       f"tensor stored there needs {needed:,}")
                 data = bytearray(length)
                 f.seek(start)
                 if f.readinto(data) != length:
-                    raise data_files.ArchiveError(f"its member {name} is cut short")
+                    raise safe_files.ArchiveError(f"its member {name} is cut short")
                 storage = (torch.frombuffer(data, dtype=torch.uint8).untyped_storage()
                            if length else torch.UntypedStorage(0))
                 if byteorder != sys.byteorder:
@@ -936,6 +978,11 @@ def _read_network_file(path: Path):
 
 
 #### Ctrl-C and the training step
+# Not in the book: Ctrl-C during SGD keeps what was learnt up to the last
+# whole step.  update_mini_batch makes each step's changes through
+# _whole_steps.apply, and SGD holds the guard in place for all its steps
+# (with_whole_steps), so that an interrupted run never leaves a network
+# that is half the old one and half the new.
 class _WholeSteps:
     """Makes each step of ``update_mini_batch`` all or nothing for Ctrl-C.
 
@@ -1014,289 +1061,12 @@ class _WholeSteps:
 _whole_steps = _WholeSteps()
 
 
-#### Input checks: each raises ValueError with a message saying what is wrong
-def _probability(p) -> float:
-    p = float(p)
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"p_dropout must be in [0, 1), got {p}")
-    return p
-
-
-def _check_activation(fn):
-    """An activation function must be something to call, such as ReLU."""
-    if callable(fn):
-        return fn
-    known = {name.lower(): name for name in ACTIVATIONS}
-    hint = (f"network3.{known[fn.lower()]}" if isinstance(fn, str) and fn.lower() in known
-            else f"one of network3's {', '.join(ACTIVATIONS)}")
-    raise ValueError(f"activation_fn must be a function such as {hint}, not {fn!r}")
-
-
-def _int_tuple(value, length: int, name: str) -> tuple[int, ...]:
-    try:
-        result = tuple(int(v) for v in value)
-        fits = len(result) == length and all(r >= 1 and r == v for r, v in zip(result, value))
-    except (TypeError, ValueError):
-        fits = False
-    if not fits:
-        raise ValueError(f"{name} must be a tuple of {length} positive integers, "
-                         f"got {data_files.describe(value)}")
-    return result
-
-
-def _check_conv_shapes(filter_shape, image_shape, poolsize) -> tuple[int, int, int]:
-    """The (filters, height, width) a ConvPoolLayer outputs per image."""
-    filters, maps, fh, fw = filter_shape
-    _, image_maps, h, w = image_shape
-    ph, pw = poolsize
-    if maps != image_maps:
-        raise ValueError(
-            f"ConvPoolLayer: filter_shape {filter_shape} expects {maps} input "
-            f"feature maps but image_shape {image_shape} has {image_maps}")
-    if fh > h or fw > w:
-        raise ValueError(f"ConvPoolLayer: {fh}x{fw} filters do not fit {h}x{w} images")
-    if (h - fh + 1) < ph or (w - fw + 1) < pw:
-        raise ValueError(
-            f"ConvPoolLayer: the {h - fh + 1}x{w - fw + 1} feature maps are "
-            f"smaller than the {ph}x{pw} pooling blocks")
-    return (filters, (h - fh + 1) // ph, (w - fw + 1) // pw)
-
-
-# What a network file holds: these entries and no others ("seed" is absent
-# from files written before the seed was saved), and for each layer type
-# these keys, each of the JSON type that save() writes.
-_FILE_ENTRIES = ("format", "version", "mini_batch_size", "seed", "architecture", "params")
-_LAYER_KEYS = {"ConvPoolLayer": ("type", "filter_shape", "image_shape", "poolsize",
-                                 "activation_fn"),
-               "FullyConnectedLayer": ("type", "n_in", "n_out", "p_dropout", "activation_fn"),
-               "SoftmaxLayer": ("type", "n_in", "n_out", "p_dropout")}
-
-
-def _check_saved_network(blob) -> tuple[int, int | None, int, list[dict], list]:
-    """The version, seed, mini_batch_size, layer configurations and weight
-    tensors of what a network file holds, each checked to be of the type
-    ``Network.save`` writes; an unknown entry or key is refused too."""
-    if type(blob) is not dict or blob.get("format") != _FORMAT:
-        raise ValueError("it does not say it holds a network3 network")
-    for key in blob:
-        if type(key) is not str or key not in _FILE_ENTRIES:  # (no tuple is hashed)
-            raise ValueError(f"it holds an entry {data_files.describe(key)} that "
-                             f"network3 files do not have")
-    missing = [key for key in _FILE_ENTRIES if key not in blob and key != "seed"]
-    if missing:
-        raise ValueError(f"the entries {', '.join(missing)} are missing")
-    version, seed = blob["version"], blob.get("seed")
-    mini_batch_size, architecture, params = (
-        blob["mini_batch_size"], blob["architecture"], blob["params"])
-    if type(version) is not int or version not in _VERSIONS_READ:
-        raise ValueError(f"version {data_files.describe(version)}, this module reads "
-                         f"{' and '.join(map(str, _VERSIONS_READ))}")
-    if seed is not None and not (type(seed) is int and -2 ** 63 <= seed < 2 ** 64):
-        raise ValueError(f"the seed is {data_files.describe(seed)}, not a 64-bit integer")
-    if type(mini_batch_size) is not int or mini_batch_size < 1:
-        raise ValueError(f"mini_batch_size must be an integer >= 1; got "
-                         f"{data_files.describe(mini_batch_size)}")
-    if type(architecture) is not str:
-        raise ValueError(f"the architecture is {data_files.describe(architecture)}, "
-                         f"not JSON text")
-    try:
-        configs = json.loads(architecture)
-    except (ValueError, RecursionError) as e:
-        raise ValueError(f"unreadable architecture "
-                         f"({data_files.describe_error(e)})") from None
-    if type(configs) is not list or not all(type(c) is dict for c in configs):
-        raise ValueError("the architecture is not a list of layers")
-    for j, config in enumerate(configs):
-        _check_layer_config(j, config)
-    if type(params) is not list:
-        raise ValueError(f"the weights are {data_files.describe(params)}, not a list "
-                         f"of tensors")
-    return version, seed, mini_batch_size, configs, params
-
-
-def _check_layer_config(j: int, config: dict) -> None:
-    """Layer ``j`` of a file's architecture (parsed JSON) must hold exactly
-    the keys its type's ``save`` writes, each of the type it writes."""
-    kind = config.get("type")
-    if type(kind) is not str or kind not in _LAYER_KEYS:
-        raise ValueError(f"layer {j}: unknown layer type {data_files.describe(kind)}")
-    name = f"layer {j} ({kind})"
-    unknown = [key for key in config if key not in _LAYER_KEYS[kind]]
-    if unknown:
-        raise ValueError(f"{name} has the key {data_files.describe(unknown[0])}, which "
-                         f"a {kind} does not have")
-    missing = [key for key in _LAYER_KEYS[kind] if key not in config]
-    if missing:
-        raise ValueError(f"{name} lacks {', '.join(missing)}")
-    for key in ("n_in", "n_out"):
-        value = config.get(key, 1)
-        if type(value) is not int or value < 1:
-            raise ValueError(f"{name}: {key} must be an integer >= 1; got "
-                             f"{data_files.describe(value)}")
-    for key, length in (("filter_shape", 4), ("image_shape", 4), ("poolsize", 2)):
-        value = config.get(key, [1] * length)
-        if not (type(value) is list and len(value) == length
-                and all(type(v) is int and v >= 1 for v in value)):
-            raise ValueError(f"{name}: {key} must be a list of {length} positive "
-                             f"integers; got {data_files.describe(value)}")
-    p = config.get("p_dropout", 0.0)
-    if type(p) not in (int, float) or not 0 <= p < 1:
-        raise ValueError(f"{name}: p_dropout must be a number in [0, 1); got "
-                         f"{data_files.describe(p)}")
-    activation = config.get("activation_fn", "sigmoid")
-    if type(activation) is not str or activation not in ACTIVATIONS:
-        raise ValueError(f"{name}: unknown activation function "
-                         f"{data_files.describe(activation)}; a file may name "
-                         f"{', '.join(ACTIVATIONS)}")
-
-
-def _input_size(layer) -> int | None:
-    """How many values one example feeds into ``layer`` (None if unknown)."""
-    if isinstance(layer, ConvPoolLayer):
-        return int(np.prod(layer.image_shape[1:]))
-    return getattr(layer, "n_in", None)
-
-
-def _check_layers(layers: list, mini_batch_size: int) -> None:
-    """Each layer's input must fit what precedes it."""
-    if not layers:
-        raise ValueError("a Network needs at least one layer")
-    for j, layer in enumerate(layers):
-        name = f"layer {j} ({type(layer).__name__})"
-        if not (hasattr(layer, "set_inpt") and hasattr(layer, "params")):
-            raise ValueError(f"{name} is not a layer: it has no set_inpt or params")
-        if isinstance(layer, ConvPoolLayer) and layer.image_shape[0] != mini_batch_size:
-            raise ValueError(
-                f"{name}: image_shape {layer.image_shape} is for mini-batches of "
-                f"{layer.image_shape[0]}, but the network's mini_batch_size is "
-                f"{mini_batch_size}")
-        if j == 0:
-            continue
-        prev = layers[j - 1]
-        if getattr(prev, "output_shape", None) is None or _input_size(layer) is None:
-            continue  # a layer of the user's own making: trust it
-        out_shape = tuple(prev.output_shape)
-        if isinstance(layer, ConvPoolLayer) and len(out_shape) == 3:
-            if out_shape != layer.image_shape[1:]:
-                raise ValueError(
-                    f"{name}: image_shape {layer.image_shape} expects images of "
-                    f"shape {layer.image_shape[1:]}, but layer {j - 1} outputs "
-                    f"{out_shape} per image")
-        elif int(np.prod(out_shape)) != _input_size(layer):
-            raise ValueError(
-                f"{name} takes {_input_size(layer)} inputs, but layer {j - 1} "
-                f"({type(prev).__name__}) outputs {int(np.prod(out_shape))} "
-                f"(shape {out_shape}) per example")
-
-
-def _check_sgd(net: Network, epochs, mini_batch_size, eta, lmbda, early_stopping_n,
-               eta_schedule_n) -> tuple[int, float, float, int, int]:
-    """SGD's arguments, refused in the words of network.py and network2.py."""
-    epochs = _check_count("epochs", epochs, 0)
-    mini_batch_size = _check_count("mini_batch_size", mini_batch_size, 1)
-    eta = _check_number("eta (the learning rate)", eta)
-    lmbda = _check_number("lmbda (the regularization parameter)", lmbda)
-    early_stopping_n = _check_count("early_stopping_n", early_stopping_n, 0)
-    eta_schedule_n = _check_count("eta_schedule_n", eta_schedule_n, 0)
-    if mini_batch_size != net.mini_batch_size:
-        raise ValueError(
-            f"SGD was given mini_batch_size={mini_batch_size}, but the network "
-            f"was built for mini-batches of {net.mini_batch_size}")
-    if not hasattr(net.layers[-1], "cost"):
-        raise ValueError(
-            f"the last layer ({type(net.layers[-1]).__name__}) defines no "
-            f"cost; end the network with a SoftmaxLayer")
-    return epochs, eta, lmbda, early_stopping_n, eta_schedule_n
-
-
-def _check_count(name, value, minimum):
-    if not _is_int(value) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got "
-                         f"{data_files.describe(value)}")
-    return int(value)
-
-
-def _check_number(name, value):
-    if (not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_))
-            or not np.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number; got {data_files.describe(value)}")
-    return float(value)
-
-
-def _is_int(value):
-    """True for Python and numpy integers, not for bools."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def _on_device(net: Network, data, name: str, finite: bool = False):
-    """(x, y) as float32 and int64 tensors on the device, checked to hold
-    at least one mini-batch of images that fit the first layer, and with
-    ``finite`` (SGD's data) to hold no NaN or infinity, which would make
-    every weight NaN without a word."""
-    try:
-        x, y = data
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an (x, y) pair, such as one of the "
-                         f"three load_data_shared() returns") from None
-    x = torch.as_tensor(x, dtype=torch.float32).to(device)
-    y = torch.as_tensor(y).to(device)
-    n_in = _input_size(net.layers[0])
-    if x.ndim < 2 or (n_in is not None and int(np.prod(x.shape[1:])) != n_in):
-        raise ValueError(f"{name}: images of shape {tuple(x.shape)} do not fit "
-                         f"the first layer, which takes {n_in} values per image")
-    if y.shape != (x.shape[0],) or y.dtype.is_floating_point:
-        raise ValueError(f"{name}: labels of shape {tuple(y.shape)} and type "
-                         f"{y.dtype} do not match {x.shape[0]} images")
-    if x.shape[0] < net.mini_batch_size:
-        raise ValueError(f"{name} holds fewer examples than one "
-                         f"mini-batch of {net.mini_batch_size}")
-    y = y.to(torch.int64)
-    n_out = getattr(net.layers[-1], "n_out", None)
-    if n_out is not None and y.numel():
-        lowest, highest = int(y.min()), int(y.max())
-        if lowest < 0 or highest >= n_out:
-            raise ValueError(
-                f"{name}: labels must be integers 0 to {n_out - 1} (the last layer "
-                f"has {n_out} outputs); found {lowest if lowest < 0 else highest}")
-    if finite:
-        _check_finite(x, name)
-    return x, y
-
-
-def _check_finite(x: torch.Tensor, name: str) -> None:
-    """Refuse images ``x`` holding a NaN or an infinity, naming the first
-    such image.  Their sum is finite only if every pixel is, and costs one
-    pass (MNIST's 50,000 training images: 3.7 ms on one CPU thread, where
-    testing each pixel took 165 ms, and an epoch of the shallow net about
-    1 s); only a sum that is not finite (a NaN, an infinity, or finite
-    pixels too large to add up) is looked into."""
-    if bool(torch.isfinite(x.sum())):
-        return
-    bad = ~torch.isfinite(x).reshape(x.shape[0], -1).all(dim=1)
-    if bool(bad.any()):
-        i = int(bad.nonzero()[0, 0])
-        pixels = x[i].reshape(-1)
-        value = float(pixels[~torch.isfinite(pixels)][0])
-        raise ValueError(f"{name}: image {i} holds {value}; every pixel must be a "
-                         f"finite number")
-
-
-def _images(net: Network, x: torch.Tensor) -> torch.Tensor:
-    """``x`` as rows of the first layer's inputs; a single image (as a row,
-    a column or 28x28) becomes one row."""
-    n_in = _input_size(net.layers[0])
-    if n_in is None:
-        n_in = int(np.prod(x.shape[1:]))
-    if x.numel() == n_in:
-        x = x.reshape(1, n_in)
-    if x.ndim < 2 or int(np.prod(x.shape[1:])) != n_in:
-        raise ValueError(
-            f"predict needs images of {n_in} values each (shape (n, {n_in})), "
-            f"got an array of shape {tuple(x.shape)}")
-    return x
-
-
 #### Speed: capturing the training step as a CUDA graph
+# Not in the book, and only on a GPU: SGD runs its steps through
+# CUDAGraphSteps, which records one step of update_mini_batch as a CUDA
+# graph and replays it, because a mini-batch of 10 otherwise leaves the GPU
+# waiting on Python.  The steps computed are the same; on a CPU, or with
+# Network(..., capture=False), SGD's plain loop runs instead.
 class CUDAGraphSteps:
     """``update_mini_batch`` on mini-batch j = 0, 1, 2, ... of ``(x, y)``,
     the index j read from a counter on the device.
@@ -1392,3 +1162,291 @@ def missing_capture_method(seeded_dropout: bool) -> str | None:
         if not hasattr(owner, name):
             return f"{owner_name}.{name}"
     return None
+
+
+#### Input checks: each raises ValueError with a message saying what is wrong
+# The program above checks what it is given where it first arrives (a
+# layer's shapes, a network's layers, SGD's arguments and data, predict's
+# images, a network file's contents), so that a mistake is named in one
+# line at once instead of surfacing later as a shape error deep in PyTorch
+# or as weights silently turned to NaN.  The checks live here, together,
+# so that the book's methods read as the book's.
+def _probability(p) -> float:
+    p = float(p)
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"p_dropout must be in [0, 1), got {p}")
+    return p
+
+
+def _check_activation(fn):
+    """An activation function must be something to call, such as ReLU."""
+    if callable(fn):
+        return fn
+    known = {name.lower(): name for name in ACTIVATIONS}
+    hint = (f"network3.{known[fn.lower()]}" if isinstance(fn, str) and fn.lower() in known
+            else f"one of network3's {', '.join(ACTIVATIONS)}")
+    raise ValueError(f"activation_fn must be a function such as {hint}, not {fn!r}")
+
+
+def _int_tuple(value, length: int, name: str) -> tuple[int, ...]:
+    try:
+        result = tuple(int(v) for v in value)
+        fits = len(result) == length and all(r >= 1 and r == v for r, v in zip(result, value))
+    except (TypeError, ValueError):
+        fits = False
+    if not fits:
+        raise ValueError(f"{name} must be a tuple of {length} positive integers, "
+                         f"got {messages.describe(value)}")
+    return result
+
+
+def _check_conv_shapes(filter_shape, image_shape, poolsize) -> tuple[int, int, int]:
+    """The (filters, height, width) a ConvPoolLayer outputs per image."""
+    filters, maps, fh, fw = filter_shape
+    _, image_maps, h, w = image_shape
+    ph, pw = poolsize
+    if maps != image_maps:
+        raise ValueError(
+            f"ConvPoolLayer: filter_shape {filter_shape} expects {maps} input "
+            f"feature maps but image_shape {image_shape} has {image_maps}")
+    if fh > h or fw > w:
+        raise ValueError(f"ConvPoolLayer: {fh}x{fw} filters do not fit {h}x{w} images")
+    if (h - fh + 1) < ph or (w - fw + 1) < pw:
+        raise ValueError(
+            f"ConvPoolLayer: the {h - fh + 1}x{w - fw + 1} feature maps are "
+            f"smaller than the {ph}x{pw} pooling blocks")
+    return (filters, (h - fh + 1) // ph, (w - fw + 1) // pw)
+
+
+# What a network file holds: these entries and no others ("seed" is absent
+# from files written before the seed was saved), and for each layer type
+# these keys, each of the JSON type that save() writes.
+_FILE_ENTRIES = ("format", "version", "mini_batch_size", "seed", "architecture", "params")
+_LAYER_KEYS = {"ConvPoolLayer": ("type", "filter_shape", "image_shape", "poolsize",
+                                 "activation_fn"),
+               "FullyConnectedLayer": ("type", "n_in", "n_out", "p_dropout", "activation_fn"),
+               "SoftmaxLayer": ("type", "n_in", "n_out", "p_dropout")}
+
+
+def _check_saved_network(blob) -> tuple[int, int | None, int, list[dict], list]:
+    """The version, seed, mini_batch_size, layer configurations and weight
+    tensors of what a network file holds, each checked to be of the type
+    ``Network.save`` writes; an unknown entry or key is refused too."""
+    if type(blob) is not dict or blob.get("format") != _FORMAT:
+        raise ValueError("it does not say it holds a network3 network")
+    for key in blob:
+        if type(key) is not str or key not in _FILE_ENTRIES:  # (no tuple is hashed)
+            raise ValueError(f"it holds an entry {messages.describe(key)} that "
+                             f"network3 files do not have")
+    missing = [key for key in _FILE_ENTRIES if key not in blob and key != "seed"]
+    if missing:
+        raise ValueError(f"the entries {', '.join(missing)} are missing")
+    version, seed = blob["version"], blob.get("seed")
+    mini_batch_size, architecture, params = (
+        blob["mini_batch_size"], blob["architecture"], blob["params"])
+    if type(version) is not int or version not in _VERSIONS_READ:
+        raise ValueError(f"version {messages.describe(version)}, this module reads "
+                         f"{' and '.join(map(str, _VERSIONS_READ))}")
+    if seed is not None and not (type(seed) is int and -2 ** 63 <= seed < 2 ** 64):
+        raise ValueError(f"the seed is {messages.describe(seed)}, not a 64-bit integer")
+    if type(mini_batch_size) is not int or mini_batch_size < 1:
+        raise ValueError(f"mini_batch_size must be an integer >= 1; got "
+                         f"{messages.describe(mini_batch_size)}")
+    if type(architecture) is not str:
+        raise ValueError(f"the architecture is {messages.describe(architecture)}, "
+                         f"not JSON text")
+    try:
+        configs = json.loads(architecture)
+    except (ValueError, RecursionError) as e:
+        raise ValueError(f"unreadable architecture "
+                         f"({messages.describe_error(e)})") from None
+    if type(configs) is not list or not all(type(c) is dict for c in configs):
+        raise ValueError("the architecture is not a list of layers")
+    for j, config in enumerate(configs):
+        _check_layer_config(j, config)
+    if type(params) is not list:
+        raise ValueError(f"the weights are {messages.describe(params)}, not a list "
+                         f"of tensors")
+    return version, seed, mini_batch_size, configs, params
+
+
+def _check_layer_config(j: int, config: dict) -> None:
+    """Layer ``j`` of a file's architecture (parsed JSON) must hold exactly
+    the keys its type's ``save`` writes, each of the type it writes."""
+    kind = config.get("type")
+    if type(kind) is not str or kind not in _LAYER_KEYS:
+        raise ValueError(f"layer {j}: unknown layer type {messages.describe(kind)}")
+    name = f"layer {j} ({kind})"
+    unknown = [key for key in config if key not in _LAYER_KEYS[kind]]
+    if unknown:
+        raise ValueError(f"{name} has the key {messages.describe(unknown[0])}, which "
+                         f"a {kind} does not have")
+    missing = [key for key in _LAYER_KEYS[kind] if key not in config]
+    if missing:
+        raise ValueError(f"{name} lacks {', '.join(missing)}")
+    for key in ("n_in", "n_out"):
+        value = config.get(key, 1)
+        if type(value) is not int or value < 1:
+            raise ValueError(f"{name}: {key} must be an integer >= 1; got "
+                             f"{messages.describe(value)}")
+    for key, length in (("filter_shape", 4), ("image_shape", 4), ("poolsize", 2)):
+        value = config.get(key, [1] * length)
+        if not (type(value) is list and len(value) == length
+                and all(type(v) is int and v >= 1 for v in value)):
+            raise ValueError(f"{name}: {key} must be a list of {length} positive "
+                             f"integers; got {messages.describe(value)}")
+    p = config.get("p_dropout", 0.0)
+    if type(p) not in (int, float) or not 0 <= p < 1:
+        raise ValueError(f"{name}: p_dropout must be a number in [0, 1); got "
+                         f"{messages.describe(p)}")
+    activation = config.get("activation_fn", "sigmoid")
+    if type(activation) is not str or activation not in ACTIVATIONS:
+        raise ValueError(f"{name}: unknown activation function "
+                         f"{messages.describe(activation)}; a file may name "
+                         f"{', '.join(ACTIVATIONS)}")
+
+
+def _input_size(layer) -> int | None:
+    """How many values one example feeds into ``layer`` (None if unknown)."""
+    if isinstance(layer, ConvPoolLayer):
+        return int(np.prod(layer.image_shape[1:]))
+    return getattr(layer, "n_in", None)
+
+
+def _check_layers(layers: list, mini_batch_size: int) -> None:
+    """Each layer's input must fit what precedes it."""
+    if not layers:
+        raise ValueError("a Network needs at least one layer")
+    for j, layer in enumerate(layers):
+        name = f"layer {j} ({type(layer).__name__})"
+        if not (hasattr(layer, "set_inpt") and hasattr(layer, "params")):
+            raise ValueError(f"{name} is not a layer: it has no set_inpt or params")
+        if isinstance(layer, ConvPoolLayer) and layer.image_shape[0] != mini_batch_size:
+            raise ValueError(
+                f"{name}: image_shape {layer.image_shape} is for mini-batches of "
+                f"{layer.image_shape[0]}, but the network's mini_batch_size is "
+                f"{mini_batch_size}")
+        if j == 0:
+            continue
+        prev = layers[j - 1]
+        if getattr(prev, "output_shape", None) is None or _input_size(layer) is None:
+            continue  # a layer of the user's own making: trust it
+        out_shape = tuple(prev.output_shape)
+        if isinstance(layer, ConvPoolLayer) and len(out_shape) == 3:
+            if out_shape != layer.image_shape[1:]:
+                raise ValueError(
+                    f"{name}: image_shape {layer.image_shape} expects images of "
+                    f"shape {layer.image_shape[1:]}, but layer {j - 1} outputs "
+                    f"{out_shape} per image")
+        elif int(np.prod(out_shape)) != _input_size(layer):
+            raise ValueError(
+                f"{name} takes {_input_size(layer)} inputs, but layer {j - 1} "
+                f"({type(prev).__name__}) outputs {int(np.prod(out_shape))} "
+                f"(shape {out_shape}) per example")
+
+
+def _check_sgd(net: Network, epochs, mini_batch_size, eta, lmbda, early_stopping_n,
+               eta_schedule_n) -> tuple[int, float, float, int, int]:
+    """SGD's arguments, refused in the words of network.py and network2.py."""
+    epochs = _check_count("epochs", epochs, 0)
+    mini_batch_size = _check_count("mini_batch_size", mini_batch_size, 1)
+    eta = _check_number("eta (the learning rate)", eta)
+    lmbda = _check_number("lmbda (the regularization parameter)", lmbda)
+    early_stopping_n = _check_count("early_stopping_n", early_stopping_n, 0)
+    eta_schedule_n = _check_count("eta_schedule_n", eta_schedule_n, 0)
+    if mini_batch_size != net.mini_batch_size:
+        raise ValueError(
+            f"SGD was given mini_batch_size={mini_batch_size}, but the network "
+            f"was built for mini-batches of {net.mini_batch_size}")
+    if not hasattr(net.layers[-1], "cost"):
+        raise ValueError(
+            f"the last layer ({type(net.layers[-1]).__name__}) defines no "
+            f"cost; end the network with a SoftmaxLayer")
+    return epochs, eta, lmbda, early_stopping_n, eta_schedule_n
+
+
+def _check_count(name, value, minimum):
+    if not _is_int(value) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got "
+                         f"{messages.describe(value)}")
+    return int(value)
+
+
+def _check_number(name, value):
+    if (not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_))
+            or not np.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number; got {messages.describe(value)}")
+    return float(value)
+
+
+def _is_int(value):
+    """True for Python and numpy integers, not for bools."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _on_device(net: Network, data, name: str, finite: bool = False):
+    """(x, y) as float32 and int64 tensors on the device, checked to hold
+    at least one mini-batch of images that fit the first layer, and with
+    ``finite`` (SGD's data) to hold no NaN or infinity, which would make
+    every weight NaN without a word."""
+    try:
+        x, y = data
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an (x, y) pair, such as one of the "
+                         f"three load_data_shared() returns") from None
+    x = torch.as_tensor(x, dtype=torch.float32).to(device)
+    y = torch.as_tensor(y).to(device)
+    n_in = _input_size(net.layers[0])
+    if x.ndim < 2 or (n_in is not None and int(np.prod(x.shape[1:])) != n_in):
+        raise ValueError(f"{name}: images of shape {tuple(x.shape)} do not fit "
+                         f"the first layer, which takes {n_in} values per image")
+    if y.shape != (x.shape[0],) or y.dtype.is_floating_point:
+        raise ValueError(f"{name}: labels of shape {tuple(y.shape)} and type "
+                         f"{y.dtype} do not match {x.shape[0]} images")
+    if x.shape[0] < net.mini_batch_size:
+        raise ValueError(f"{name} holds fewer examples than one "
+                         f"mini-batch of {net.mini_batch_size}")
+    y = y.to(torch.int64)
+    n_out = getattr(net.layers[-1], "n_out", None)
+    if n_out is not None and y.numel():
+        lowest, highest = int(y.min()), int(y.max())
+        if lowest < 0 or highest >= n_out:
+            raise ValueError(
+                f"{name}: labels must be integers 0 to {n_out - 1} (the last layer "
+                f"has {n_out} outputs); found {lowest if lowest < 0 else highest}")
+    if finite:
+        _check_finite(x, name)
+    return x, y
+
+
+def _check_finite(x: torch.Tensor, name: str) -> None:
+    """Refuse images ``x`` holding a NaN or an infinity, naming the first
+    such image.  Their sum is finite only if every pixel is, and costs one
+    pass (MNIST's 50,000 training images: 3.7 ms on one CPU thread, where
+    testing each pixel took 165 ms, and an epoch of the shallow net about
+    1 s); only a sum that is not finite (a NaN, an infinity, or finite
+    pixels too large to add up) is looked into."""
+    if bool(torch.isfinite(x.sum())):
+        return
+    bad = ~torch.isfinite(x).reshape(x.shape[0], -1).all(dim=1)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0, 0])
+        pixels = x[i].reshape(-1)
+        value = float(pixels[~torch.isfinite(pixels)][0])
+        raise ValueError(f"{name}: image {i} holds {value}; every pixel must be a "
+                         f"finite number")
+
+
+def _images(net: Network, x: torch.Tensor) -> torch.Tensor:
+    """``x`` as rows of the first layer's inputs; a single image (as a row,
+    a column or 28x28) becomes one row."""
+    n_in = _input_size(net.layers[0])
+    if n_in is None:
+        n_in = int(np.prod(x.shape[1:]))
+    if x.numel() == n_in:
+        x = x.reshape(1, n_in)
+    if x.ndim < 2 or int(np.prod(x.shape[1:])) != n_in:
+        raise ValueError(
+            f"predict needs images of {n_in} values each (shape (n, {n_in})), "
+            f"got an array of shape {tuple(x.shape)}")
+    return x

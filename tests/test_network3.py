@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 import torch
 
-import data_files
 import network3
+import safe_files
 from network3 import (ConvPoolLayer, FullyConnectedLayer, Network, ReLU,
                       SoftmaxLayer, linear, sigmoid, tanh)
 
@@ -1234,7 +1234,7 @@ def test_load_data_shared_resolves_relative_paths(tmp_path, monkeypatch):
     x, y = synthetic(12)
     data = ((x, y), (x[:4], y[:4]), (x[4:9], y[4:9]))
     (tmp_path / "d").mkdir()
-    data_files.write_pickle(tmp_path / "d" / "tiny.pkl.gz", data)
+    safe_files.write_pickle(tmp_path / "d" / "tiny.pkl.gz", data)
     monkeypatch.chdir(tmp_path)
     loaded = network3.load_data_shared("d/tiny.pkl.gz")
     assert [network3.size(part) for part in loaded] == [12, 4, 5]
@@ -1253,7 +1253,7 @@ def test_load_data_shared_resolves_relative_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(elsewhere)
     assert not Path(relative).exists()
     assert network3.size(network3.load_data_shared(relative)[0]) == 12
-    with pytest.raises(data_files.DataFileError, match="expand_mnist.py"):
+    with pytest.raises(safe_files.DataFileError, match="expand_mnist.py"):
         network3.load_data_shared("../data/mnist_expanded_missing.pkl.gz")
 
 
