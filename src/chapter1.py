@@ -53,18 +53,20 @@ The quick look took 16.7-18.4 s in ten runs (seeds 12345678, 1, 2 and 3;
 
 from __future__ import annotations
 
-import re
 import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
 
+import mnist_average_darkness
 import mnist_loader
+import mnist_svm
 import network
-from reproduction import (Experiment, digit_grid, figure, make_parser, parse_args,
-                          print_where, printed_lines, reported_errors, save_png,
-                          save_results, seeds, slug)
+from plots import digit_grid, figure, save_png
+from reproduction import (Experiment, epoch_accuracies, make_parser, parse_args, print_where,
+                          printed_lines, reported_errors, save_results, script_description,
+                          seeded_runs, slug)
 
 TITLE = "Chapter 1: network.py on MNIST (test accuracy)"
 MINI_BATCH_SIZE = 10
@@ -86,8 +88,6 @@ EXPERIMENTS = [
 ]
 BOOK_BEST = {(30, 3.0): 95.42, (100, 3.0): 96.59}
 
-EPOCH_LINE = re.compile(r"^Epoch (\d+): (\d+) / (\d+)$")
-
 
 def train(sizes, eta: float, epochs: int, training_data, test_data):
     """Train one network as the book does; return it and its test accuracy
@@ -95,13 +95,7 @@ def train(sizes, eta: float, epochs: int, training_data, test_data):
     net = network.Network(sizes)
     with printed_lines() as lines:
         net.SGD(training_data, epochs, MINI_BATCH_SIZE, eta, test_data=test_data)
-    return net, test_accuracies(lines)
-
-
-def test_accuracies(lines: list[str]) -> list[float]:
-    """Test accuracy (%) per epoch, read from SGD's ``Epoch j: c / n`` lines."""
-    matches = [EPOCH_LINE.match(line) for line in lines]
-    return [100.0 * int(m[2]) / int(m[3]) for m in matches if m]
+    return net, epoch_accuracies(lines)
 
 
 def silent_digits(net: network.Network, test_data) -> list[int]:
@@ -162,7 +156,6 @@ def stall_note(sizes, eta: float, accuracies: list[float], silent=(),
 
 def baselines(with_svm: bool) -> list[Experiment]:
     """The chapter's two non-network baselines, as experiments of one run."""
-    import mnist_average_darkness
     training, _, test = mnist_loader.load_data()
     avgs = mnist_average_darkness.avg_darknesses(training)
     correct = int((mnist_average_darkness.classify(test[0], avgs) == test[1]).sum())
@@ -172,7 +165,6 @@ def baselines(with_svm: bool) -> list[Experiment]:
     darkness.add_run(None, [100.0 * correct / len(test[1])])
     found = [darkness]
     if with_svm:
-        import mnist_svm
         svm = Experiment("SVM", "94.35% (9,435 / 10,000)", "RBF, C=1, gamma=1/784",
                          per_epoch=False)
         svm.add_run(None, [100.0 * mnist_svm.svm_baseline(training, test) / len(test[1])])
@@ -233,7 +225,7 @@ def hard_images(net: network.Network, seed: int, test_data, out: Path,
 
 
 def main(argv=None) -> str:
-    parser = make_parser(__doc__.split("\n\n")[1], epochs=BOOK_EPOCHS, name="chapter1")
+    parser = make_parser(script_description(__doc__), name="chapter1")
     parser.add_argument("--svm", action="store_true",
                         help="also run the SVM baseline (about 7 minutes on a "
                              "2-core machine)")
@@ -254,17 +246,16 @@ def run(args) -> str:
         exp = Experiment(f"{sizes}, eta {eta}", published,
                          f"{args.epochs} epochs, mini-batch {MINI_BATCH_SIZE}, quadratic cost",
                          reference=book, ylabel="accuracy on the 10,000 test images (%)")
-
-        def one_run(seed, sizes=sizes, eta=eta):
+        nets = []
+        for seed in seeded_runs(exp.name, args.seeds):
             net, accuracies = train(sizes, eta, args.epochs, training_data, test_data)
             note = stall_note(sizes, eta, accuracies, silent_digits(net, test_data), seed)
             if note:
                 print(note, flush=True)
-            return net, accuracies
-        nets = exp.repeat(seeds(args.seed, args.runs), one_run, measure=lambda r: r[1])
+            exp.add_run(seed, accuracies)
+            nets.append(net)
         if not experiments:  # the first experiment, [784, 30, 10] at eta 3.0
-            captions.append(hard_images(nets[0][0], exp.runs[0]["seed"], test_data,
-                                        args.out))
+            captions.append(hard_images(nets[0], args.seeds[0], test_data, args.out))
         experiments.append(exp)
         save_results(args.out, TITLE, experiments, figure_notes(captions, experiments))
     experiments += baselines(args.svm)

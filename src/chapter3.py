@@ -62,17 +62,17 @@ import contextlib
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
 import mnist_loader
+import mnist_svm
 import network2
-from reproduction import (BOOK_EPOCHS, QUICK_EPOCHS, Data, Experiment, Options, Outcome,
-                          add_options, make_parser, parse_args, percent, plot_series,
-                          positive, reported_errors, run_chapter, script_description, slug)
+from plots import plot_series
+from reproduction import (BOOK_EPOCHS, QUICK_EPOCHS, Experiment, epochs_for, make_parser,
+                          parse_args, percent, positive, reported_errors, run_chapter,
+                          script_description, seeded_runs, slug)
 
 TITLE = "Chapter 3: network2.py on MNIST"
 MINI_BATCH_SIZE = 10
@@ -89,12 +89,6 @@ MORE_DATA_SVM = dict(zip(BOOK_SIZES, (25.07, 48.93, 75.13, 83.87, 88.49, 91.46,
                                       92.45, 93.47, 94.48)))
 
 
-@dataclass
-class Chapter3Options(Options):
-    """The common options and the training-set sizes of more_data."""
-    sizes: Sequence[int] = BOOK_SIZES
-
-
 #### Training, as the book's shell sessions do it
 
 def train(sizes, training_data, epochs: int, eta: float, *,
@@ -103,7 +97,7 @@ def train(sizes, training_data, epochs: int, eta: float, *,
 
     ``sgd_options`` are passed on to ``Network.SGD`` (evaluation_data and
     the monitor_* flags).  The generators are seeded by the run loop
-    (``Experiment.repeat``) before each run.
+    (``seeded_runs``) before each run.
     """
     net = network2.Network(sizes, cost=network2.CrossEntropyCost)
     if large_init:
@@ -116,48 +110,48 @@ def init_name(large_init: bool) -> str:
 
 
 #### The experiments
+# Each takes the data (reproduction.Data: MNIST as load_data_wrapper gives
+# it) and the parsed command line, runs its configurations with a loop over
+# args.seeds, draws the book's figures into args.out, and returns its
+# Experiments and any notes for table.md.
 
-def cross_entropy(data: Data, opts: Options) -> Outcome:
+def cross_entropy(data, args):
     """[784, 30, 10] and [784, 100, 10], large init, eta 0.5: test accuracy."""
-    epochs = opts.epochs(30)
+    epochs = epochs_for(args, 30)
     experiments = []
     for hidden, published in ((30, 95.49), (100, 96.82)):
         exp = Experiment(f"cross-entropy [784, {hidden}, 10]", f"{published}% test",
                          f"large init, eta 0.5, {epochs} epochs, test", reference=published,
                          ylabel=TEST_ACCURACY)
-
-        def one_run(seed):
+        for seed in seeded_runs(exp.name, args.seeds):
             _, accuracy, _, _ = train([784, hidden, 10], data.training, epochs, 0.5,
                                       large_init=True, evaluation_data=data.test,
                                       monitor_evaluation_accuracy=True)
-            return percent(accuracy, len(data.test))
-        exp.repeat(opts.seeds(), one_run)
+            exp.add_run(seed, percent(accuracy, len(data.test)))
         experiments.append(exp)
-    return Outcome(experiments)
+    return experiments, []
 
 
-def small_training_set(data: Data, opts: Options, *, lmbda: float, name: str,
-                       published: str, book: float) -> Outcome:
+def small_training_set(data, args, *, lmbda: float, name: str,
+                       published: str, book: float):
     """[784, 30, 10] on the first 1,000 training images, 400 epochs, eta 0.5,
     large init, every quantity monitored on the test data; the book's four
     plots (training cost and test accuracy from epoch 200, test cost and
     training accuracy from epoch 0) are drawn for the first run."""
-    epochs = opts.epochs(400)
+    epochs = epochs_for(args, 400)
     training = data.training[:1000]
     exp = Experiment(name, published,
                      f"1,000 images, lmbda {lmbda}, eta 0.5, large init, {epochs} epochs, test",
                      reference=book, ylabel=TEST_ACCURACY)
-
-    def one_run(seed):
+    for seed in seeded_runs(exp.name, args.seeds):
         test_cost, test_accuracy, training_cost, training_accuracy = train(
             [784, 30, 10], training, epochs, 0.5, lmbda=lmbda, large_init=True,
             evaluation_data=data.test, monitor_evaluation_cost=True,
             monitor_evaluation_accuracy=True, monitor_training_cost=True,
             monitor_training_accuracy=True)
-        return percent(test_accuracy, len(data.test)), dict(
-            training_cost=training_cost, test_cost=test_cost,
-            training_accuracy=percent(training_accuracy, len(training)))
-    exp.repeat(opts.seeds(), one_run)
+        exp.add_run(seed, percent(test_accuracy, len(data.test)),
+                    training_cost=training_cost, test_cost=test_cost,
+                    training_accuracy=percent(training_accuracy, len(training)))
     notes = []
     for run in exp.runs:
         accuracy = run["accuracy"]
@@ -169,74 +163,70 @@ def small_training_set(data: Data, opts: Options, *, lmbda: float, name: str,
             f"{'never' if perfect is None else perfect}; test cost lowest at epoch "
             f"{int(np.argmin(run['test_cost']))}")
     run = exp.runs[0]
-    prefix = opts.out / slug(name)
+    prefix = args.out / slug(name)
     start = epochs // 2  # the book shows the first two of these from epoch 200 of 400
     label = f"seed {run['seed']}"
     tail = range(start, epochs)
     about = f"{name} (1,000 training images, lmbda {lmbda})"
-    figures = [
-        plot_series(f"{prefix}-training-cost.png",
-                    {label: (tail, run["training_cost"][start:])},
-                    title=f"{about}: cost on the training data, epochs {start}-{epochs - 1}",
-                    xlabel="epoch", ylabel="cost on the training data"),
-        plot_series(f"{prefix}-test-accuracy.png",
-                    {label: (tail, run["accuracy"][start:])},
-                    title=f"{about}: accuracy on the test data, epochs {start}-{epochs - 1}",
-                    xlabel="epoch", ylabel=TEST_ACCURACY,
-                    references={f"book: {book}% at best": book}),
-        plot_series(f"{prefix}-test-cost.png", {label: run["test_cost"]},
-                    title=f"{about}: cost on the test data", xlabel="epoch",
-                    ylabel="cost on the test data"),
-        plot_series(f"{prefix}-training-accuracy.png",
-                    {label: run["training_accuracy"]},
-                    title=f"{about}: accuracy on the training data", xlabel="epoch",
-                    ylabel="accuracy on the 1,000 training images (%)"),
-    ]
-    return Outcome([exp], figures, notes)
+    plot_series(f"{prefix}-training-cost.png",
+                {label: (tail, run["training_cost"][start:])},
+                title=f"{about}: cost on the training data, epochs {start}-{epochs - 1}",
+                xlabel="epoch", ylabel="cost on the training data")
+    plot_series(f"{prefix}-test-accuracy.png",
+                {label: (tail, run["accuracy"][start:])},
+                title=f"{about}: accuracy on the test data, epochs {start}-{epochs - 1}",
+                xlabel="epoch", ylabel=TEST_ACCURACY,
+                references={f"book: {book}% at best": book})
+    plot_series(f"{prefix}-test-cost.png", {label: run["test_cost"]},
+                title=f"{about}: cost on the test data", xlabel="epoch",
+                ylabel="cost on the test data")
+    plot_series(f"{prefix}-training-accuracy.png",
+                {label: run["training_accuracy"]},
+                title=f"{about}: accuracy on the training data", xlabel="epoch",
+                ylabel="accuracy on the 1,000 training images (%)")
+    return [exp], notes
 
 
-def overfitting(data: Data, opts: Options) -> Outcome:
+def overfitting(data, args):
     """Overfitting on 1,000 images, no regularization."""
     return small_training_set(
-        data, opts, lmbda=0.0, name="overfitting", book=82.27,
+        data, args, lmbda=0.0, name="overfitting", book=82.27,
         published="test accuracy tops out at 82.27% (epochs 280-375); training "
                   "accuracy 100% from epoch ~67; test cost lowest near epoch 15")
 
 
-def l2_small(data: Data, opts: Options) -> Outcome:
+def l2_small(data, args):
     """The 1,000-image run with L2 regularization, lmbda 0.1."""
-    return small_training_set(data, opts, lmbda=0.1, name="l2_small",
+    return small_training_set(data, args, lmbda=0.1, name="l2_small",
                               published="87.1% test", book=87.1)
 
 
-def full_training_set(data: Data, opts: Options, *, lmbda: float, name: str,
+def full_training_set(data, args, *, lmbda: float, name: str,
                       published_test: str, published_training: str,
-                      book_test: float, book_training: float | None) -> Outcome:
+                      book_test: float, book_training: float | None):
     """[784, 30, 10] on all 50,000 images, eta 0.5, large init: accuracy on
     the training and the test data per epoch, drawn together for the first
     run as the book does."""
-    epochs = opts.epochs(30)
+    epochs = epochs_for(args, 30)
     settings = f"50,000 images, lmbda {lmbda}, eta 0.5, large init, {epochs} epochs"
     test_exp = Experiment(f"{name} (test accuracy)", published_test, settings + ", test",
                           reference=book_test, ylabel=TEST_ACCURACY)
     training_exp = Experiment(f"{name} (training accuracy)", published_training,
                               settings + ", training data", reference=book_training,
                               ylabel="accuracy on the 50,000 training images (%)")
-
-    def one_run(seed):
+    for seed in seeded_runs(test_exp.name, args.seeds):
         _, test_accuracy, _, training_accuracy = train(
             [784, 30, 10], data.training, epochs, 0.5, lmbda=lmbda, large_init=True,
             evaluation_data=data.test, monitor_evaluation_accuracy=True,
             monitor_training_accuracy=True)
+        test_exp.add_run(seed, percent(test_accuracy, len(data.test)))
         training_exp.add_run(seed, percent(training_accuracy, len(data.training)))
-        return percent(test_accuracy, len(data.test))
-    test_exp.repeat(opts.seeds(), one_run)
     references = {}  # in the order of the curves, whose colours they take
     if book_training is not None:
         references[f"book, training data: {book_training}%"] = book_training
     references[f"book, test data: {book_test}%"] = book_test
-    figure = plot_series(
-        opts.out / f"{slug(name)}-training-vs-test.png",
+    plot_series(
+        args.out / f"{slug(name)}-training-vs-test.png",
         {"accuracy on the training data": training_exp.runs[0]["accuracy"],
          "accuracy on the test data": test_exp.runs[0]["accuracy"]},
         title=f"{name} ({settings}): seed {test_exp.runs[0]['seed']}", xlabel="epoch",
@@ -244,59 +234,57 @@ def full_training_set(data: Data, opts: Options, *, lmbda: float, name: str,
     gaps = [t - s for t, s in zip(training_exp.final(), test_exp.final())]
     note = (f"{name}: final training minus test accuracy {np.mean(gaps):.2f} points "
             f"(runs: {', '.join(f'{g:.2f}' for g in gaps)})")
-    return Outcome([test_exp, training_exp], [figure], [note])
+    return [test_exp, training_exp], [note]
 
 
-def overfitting_full(data: Data, opts: Options) -> Outcome:
+def overfitting_full(data, args):
     """All 50,000 images, no regularization."""
-    return full_training_set(data, opts, lmbda=0.0, name="overfitting_full",
+    return full_training_set(data, args, lmbda=0.0, name="overfitting_full",
                              published_test="95.33% test (final epoch)",
                              published_training="97.86% (final epoch)",
                              book_test=95.33, book_training=97.86)
 
 
-def l2_full(data: Data, opts: Options) -> Outcome:
+def l2_full(data, args):
     """All 50,000 images, lmbda 5.0."""
-    return full_training_set(data, opts, lmbda=5.0, name="l2_full",
+    return full_training_set(data, args, lmbda=5.0, name="l2_full",
                              published_test="96.49% test",
                              published_training="not published (a smaller gap "
                                                 "to test than without L2)",
                              book_test=96.49, book_training=None)
 
 
-def l2_100_hidden(data: Data, opts: Options) -> Outcome:
+def l2_100_hidden(data, args):
     """[784, 100, 10], large init, lmbda 5.0: eta 0.5 for 30 epochs and
     eta 0.1 for 60 epochs, on the validation data.  (The chapter trains
     these while its networks still start with large weights.)"""
     experiments = []
     for eta, book_epochs, book in ((0.5, 30, 97.92), (0.1, 60, 98.04)):
-        epochs = opts.epochs(book_epochs)
+        epochs = epochs_for(args, book_epochs)
         exp = Experiment(f"[784, 100, 10], lmbda 5.0, eta {eta}", f"{book}% val",
                          f"large init, {epochs} epochs, validation", reference=book,
                          ylabel=VALIDATION_ACCURACY)
-
-        def one_run(seed):
+        for seed in seeded_runs(exp.name, args.seeds):
             _, accuracy, _, _ = train([784, 100, 10], data.training, epochs, eta,
                                       lmbda=5.0, large_init=True,
                                       evaluation_data=data.validation,
                                       monitor_evaluation_accuracy=True)
-            return percent(accuracy, len(data.validation))
-        exp.repeat(opts.seeds(), one_run)
+            exp.add_run(seed, percent(accuracy, len(data.validation)))
         experiments.append(exp)
-    return Outcome(experiments)
+    return experiments, []
 
 
-def weight_init(data: Data, opts: Options) -> Outcome:
+def weight_init(data, args):
     """Default (N(0, 1/sqrt(n_in))) against large (N(0, 1)) initial weights,
     30 and 100 hidden neurons, lmbda 5.0, eta 0.1: validation accuracy."""
-    epochs = opts.epochs(30)
+    epochs = epochs_for(args, 30)
     published = {
         (30, True): "under 87% after the first epoch; ends a little over 96%",
         (30, False): "almost 93% after the first epoch; ends a little over 96%",
         (100, True): "about 97.4% at the end",
         (100, False): "about 97.8% at the end",
     }
-    experiments, figures, notes = [], [], []
+    experiments, notes = [], []
     for hidden in (30, 100):
         curves = {}
         first_epoch = {}
@@ -305,34 +293,31 @@ def weight_init(data: Data, opts: Options) -> Outcome:
                              published[hidden, large_init] + " (val)",
                              f"lmbda 5.0, eta 0.1, {epochs} epochs, validation",
                              ylabel=VALIDATION_ACCURACY)
-
-            def one_run(seed):
+            for seed in seeded_runs(exp.name, args.seeds):
                 _, accuracy, _, _ = train([784, hidden, 10], data.training, epochs, 0.1,
                                           lmbda=5.0, large_init=large_init,
                                           evaluation_data=data.validation,
                                           monitor_evaluation_accuracy=True)
-                return percent(accuracy, len(data.validation))
-            exp.repeat(opts.seeds(), one_run)
+                exp.add_run(seed, percent(accuracy, len(data.validation)))
             experiments.append(exp)
             curves[f"{init_name(large_init)}, seed {exp.runs[0]['seed']}"] = \
                 exp.runs[0]["accuracy"]
             first_epoch[init_name(large_init)] = [run["accuracy"][0] for run in exp.runs]
-        figures.append(plot_series(
-            opts.out / f"weight-init-{hidden}.png", curves,
-            title=f"[784, {hidden}, 10]: default against large initial weights",
-            xlabel="epoch", ylabel=VALIDATION_ACCURACY))
+        plot_series(args.out / f"weight-init-{hidden}.png", curves,
+                    title=f"[784, {hidden}, 10]: default against large initial weights",
+                    xlabel="epoch", ylabel=VALIDATION_ACCURACY)
         notes.append(f"weight init [784, {hidden}, 10]: accuracy after the first epoch, " +
                      "; ".join(f"{name} {np.mean(values):.2f}% "
                                f"({min(values):.2f}-{max(values):.2f})"
                                for name, values in first_epoch.items()))
-    return Outcome(experiments, figures, notes)
+    return experiments, notes
 
 
-def learning_rates(data: Data, opts: Options) -> Outcome:
+def learning_rates(data, args):
     """[784, 30, 10], default init, lmbda 5.0, eta 0.025 / 0.25 / 2.5:
     the cost on the training data per epoch (validation accuracy is
     recorded too, though the book shows only the cost)."""
-    epochs = opts.epochs(30)
+    epochs = epochs_for(args, 30)
     published = {0.025: "cost falls smoothly", 0.25: "cost flattens after ~20 epochs",
                  2.5: "cost oscillates"}
     experiments, curves, notes = [], {}, []
@@ -342,14 +327,13 @@ def learning_rates(data: Data, opts: Options) -> Outcome:
                          f"[784, 30, 10], default init, lmbda 5.0, {epochs} epochs, "
                          f"validation; training cost in results.json",
                          ylabel=VALIDATION_ACCURACY)
-
-        def one_run(seed):
+        for seed in seeded_runs(exp.name, args.seeds):
             _, accuracy, training_cost, _ = train(
                 [784, 30, 10], data.training, epochs, eta, lmbda=5.0,
                 evaluation_data=data.validation, monitor_evaluation_accuracy=True,
                 monitor_training_cost=True)
-            return percent(accuracy, len(data.validation)), dict(training_cost=training_cost)
-        exp.repeat(opts.seeds(), one_run)
+            exp.add_run(seed, percent(accuracy, len(data.validation)),
+                        training_cost=training_cost)
         experiments.append(exp)
         curves[f"eta = {eta}"] = exp.runs[0]["training_cost"]
         for run in exp.runs:
@@ -359,36 +343,33 @@ def learning_rates(data: Data, opts: Options) -> Outcome:
             notes.append(f"eta {eta}, seed {run['seed']}: training cost " +
                          ", ".join(f"{cost[j]:.4f} (epoch {j})" for j in marks) +
                          f"; it rose in {rises} of {len(cost) - 1} epochs")
-    figure = plot_series(opts.out / "learning-rates.png", curves,
-                         title="[784, 30, 10]: cost on the training data, seed "
-                               f"{experiments[0].runs[0]['seed']}",
-                         xlabel="epoch", ylabel="cost on the training data")
-    return Outcome(experiments, [figure], notes)
+    plot_series(args.out / "learning-rates.png", curves,
+                title="[784, 30, 10]: cost on the training data, seed "
+                      f"{experiments[0].runs[0]['seed']}",
+                xlabel="epoch", ylabel="cost on the training data")
+    return experiments, notes
 
 
-def more_data(data: Data, opts: Chapter3Options) -> Outcome:
+def more_data(data, args):
     """Validation accuracy against the number of training images: the
     network ([784, 30, 10], large init, eta 0.5, lmbda = size * 1e-4, epochs
     = 1.5e6 / size, accuracy measured once at the end, as the book does)
     and the SVM (RBF, C = 1, gamma = 1/784, scikit-learn's default of 2015)
     trained on the same images.  network2's per-epoch lines are not shown
     here: the smallest set runs 15,000 epochs."""
-    import mnist_svm
-
     (train_x, train_y), validation_arrays, _ = mnist_loader.load_data()
     experiments, network_points, svm_points = [], {}, {}
-    for size in opts.sizes:
+    for size in args.sizes:
         if size > len(data.training):
             raise ValueError(f"training-set size {size} is more than the "
                              f"{len(data.training)} training images")
-        epochs = opts.epochs(EXAMPLES_SEEN / size)
+        epochs = epochs_for(args, EXAMPLES_SEEN / size)
         lmbda = size * 1e-4
         published = MORE_DATA_NETWORK.get(size)
         exp = Experiment(f"more data: network, {size:,} images",
                          f"{published:.2f}% val" if published else "not published",
                          f"lmbda {lmbda:g}, {epochs} epochs, validation", per_epoch=False)
-
-        def one_run(seed):
+        for seed in seeded_runs(exp.name, args.seeds):
             start = time.perf_counter()
             net = network2.Network([784, 30, 10], cost=network2.CrossEntropyCost)
             net.large_weight_initializer()
@@ -397,8 +378,7 @@ def more_data(data: Data, opts: Chapter3Options) -> Outcome:
             accuracy = 100.0 * net.accuracy(data.validation) / len(data.validation)
             print(f"{size} images, {epochs} epochs: {accuracy:.2f}% on validation "
                   f"({time.perf_counter() - start:.1f} s)", flush=True)
-            return [accuracy]
-        exp.repeat(opts.seeds(), one_run)
+            exp.add_run(seed, [accuracy])
         experiments.append(exp)
         network_points[size] = exp.final()
 
@@ -415,39 +395,37 @@ def more_data(data: Data, opts: Chapter3Options) -> Outcome:
         svm.add_run(None, [accuracy])
         experiments.append(svm)
         svm_points[size] = accuracy
-    figures, captions = plot_more_data(opts.out, network_points, svm_points,
-                                       round(EXAMPLES_SEEN * opts.scale))
-    return Outcome(experiments, figures, captions)
+    captions = plot_more_data(args.out, network_points, svm_points,
+                              epochs_for(args, EXAMPLES_SEEN))
+    return experiments, captions
 
 
 def plot_more_data(out: Path, network_points: dict, svm_points: dict, examples: int):
     """The book's three more-data figures: the network's validation accuracy
     (mean of its runs) against the training-set size on a linear and on a
     log scale, then beside the SVM's; the book's figures are drawn too.
-    Returns the three paths and their captions."""
+    Returns their captions."""
     sizes = sorted(network_points)
     ours = (sizes, [float(np.mean(network_points[s])) for s in sizes])
     book_network = (list(BOOK_SIZES), [MORE_DATA_NETWORK[s] for s in BOOK_SIZES])
     book_svm = (list(BOOK_SIZES), [MORE_DATA_SVM[s] for s in BOOK_SIZES])
     network = "network2 [784, 30, 10] (measured)"
     settings = f"[784, 30, 10], eta 0.5, lmbda = size/10,000, {examples:,} examples seen"
-    paths = [
-        plot_series(out / "more-data.png", {network: ours},
-                    title=f"More training data: {settings}", xlabel="training set size",
-                    ylabel=VALIDATION_ACCURACY, integer_x=False,
-                    references={"network2 (book)": book_network}),
-        plot_series(out / "more-data-log.png", {network: ours},
-                    title=f"More training data, log scale: {settings}",
-                    xlabel="training set size (log scale)", ylabel=VALIDATION_ACCURACY,
-                    logx=True, references={"network2 (book)": book_network}),
-        plot_series(out / "more-data-comparison.png",
-                    {network: ours, "SVM (measured)": (sizes, [svm_points[s] for s in sizes])},
-                    title="More training data: the network against an SVM "
-                          "(RBF, C = 1, gamma = 1/784)",
-                    xlabel="training set size (log scale)", ylabel=VALIDATION_ACCURACY,
-                    logx=True, references={"network2 (book)": book_network,
-                                           "SVM (book)": book_svm}),
-    ]
+    plot_series(out / "more-data.png", {network: ours},
+                title=f"More training data: {settings}", xlabel="training set size",
+                ylabel=VALIDATION_ACCURACY, integer_x=False,
+                references={"network2 (book)": book_network})
+    plot_series(out / "more-data-log.png", {network: ours},
+                title=f"More training data, log scale: {settings}",
+                xlabel="training set size (log scale)", ylabel=VALIDATION_ACCURACY,
+                logx=True, references={"network2 (book)": book_network})
+    plot_series(out / "more-data-comparison.png",
+                {network: ours, "SVM (measured)": (sizes, [svm_points[s] for s in sizes])},
+                title="More training data: the network against an SVM "
+                      "(RBF, C = 1, gamma = 1/784)",
+                xlabel="training set size (log scale)", ylabel=VALIDATION_ACCURACY,
+                logx=True, references={"network2 (book)": book_network,
+                                       "SVM (book)": book_svm})
     captions = [
         "more-data.png: validation accuracy of [784, 30, 10] trained on the first N "
         "training images, N on a linear scale: the accuracy climbs steeply at first "
@@ -459,11 +437,11 @@ def plot_more_data(out: Path, network_points: dict, svm_points: dict, examples: 
         "images: the network is better at every size, most of all on small sets, "
         "and both keep improving with more data (crosses: the book's figures).",
     ]
-    return paths, captions
+    return captions
 
 
 # The experiments by the names --only takes, in the chapter's order.
-EXPERIMENTS: dict[str, Callable[[Data, Options], Outcome]] = {
+EXPERIMENTS = {
     "cross_entropy": cross_entropy,
     "overfitting": overfitting,
     "overfitting_full": overfitting_full,
@@ -477,13 +455,12 @@ EXPERIMENTS: dict[str, Callable[[Data, Options], Outcome]] = {
 
 
 def main(argv=None) -> str:
-    parser = make_parser(script_description(__doc__), epochs=BOOK_EPOCHS, name="chapter3")
-    add_options(parser, EXPERIMENTS,
-                f"2-4 minutes on a 2-core machine: 1 run, {QUICK_EPOCHS} epochs where "
-                f"the book has "
-                f"{BOOK_EPOCHS} (every run scaled alike), sizes "
-                f"{', '.join(map(str, QUICK_SIZES))} (unless --runs, --epochs or "
-                f"--sizes say otherwise)")
+    parser = make_parser(
+        script_description(__doc__), name="chapter3", experiments=EXPERIMENTS,
+        quick=f"2-4 minutes on a 2-core machine: 1 run, {QUICK_EPOCHS} epochs where the "
+              f"book has {BOOK_EPOCHS} (every run scaled alike), sizes "
+              f"{', '.join(map(str, QUICK_SIZES))} (unless --runs, --epochs or --sizes "
+              f"say otherwise)")
     parser.add_argument("--sizes", nargs="+", type=positive, metavar="N",
                         help="training-set sizes for more_data (default the book's "
                              f"{', '.join(map(str, BOOK_SIZES))})")
@@ -491,10 +468,9 @@ def main(argv=None) -> str:
     if args.sizes and not all(MINI_BATCH_SIZE <= size <= 50000 for size in args.sizes):
         parser.error(f"--sizes must lie between {MINI_BATCH_SIZE} (one mini-batch) and "
                      f"50000 (the training images), got {args.sizes}")
-    sizes = tuple(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else BOOK_SIZES)
+    args.sizes = tuple(args.sizes or (QUICK_SIZES if args.quick else BOOK_SIZES))
     with reported_errors("chapter3.py"):
-        return run_chapter(TITLE, EXPERIMENTS, args.only or list(EXPERIMENTS),
-                           Chapter3Options.from_args(args, sizes=sizes))
+        return run_chapter(TITLE, EXPERIMENTS, args)
 
 
 if __name__ == "__main__":

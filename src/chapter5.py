@@ -48,16 +48,16 @@ norm), and the PNGs.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 import network2
-from reproduction import (BOOK_EPOCHS, MAX_SEED, QUICK_EPOCHS, Data, Experiment, Options,
-                          Outcome, add_options, make_parser, parse_args, percent,
-                          plot_series, positive, repeat, reported_errors, run_chapter,
-                          script_description, seed_all, seeds, write_json)
+from plots import plot_series
+from reproduction import (MAX_SEED, QUICK_EPOCHS, Experiment, epochs_for, make_parser,
+                          parse_args, percent, positive, reported_errors, run_chapter,
+                          script_description, seed_all, seeded_runs, seeds)
+from safe_files import write_json
 
 TITLE = "Chapter 5: deeper networks and vanishing gradients (network2.py)"
 MINI_BATCH_SIZE = 10
@@ -75,12 +75,6 @@ PUBLISHED_SPEED_RATIO = {4: "about 100"}
 def sizes_for(hidden_layers: int) -> list[int]:
     """[784, 30, ..., 30, 10] with ``hidden_layers`` layers of 30."""
     return [784] + [30] * hidden_layers + [10]
-
-
-@dataclass
-class Chapter5Options(Options):
-    init_seeds: int = INIT_SEEDS
-    speed_epochs: int = SPEED_EPOCHS
 
 
 #### The gradient of the cost with respect to the biases
@@ -120,10 +114,12 @@ def full_batch_step(net: network2.Network, batch, eta: float, lmbda: float) -> l
 
 
 #### The experiments
+# Each takes the data (reproduction.Data) and the parsed command line, and
+# returns its Experiments and the notes for table.md (tables, captions).
 
-def deeper_networks(data: Data, opts: Options) -> Outcome:
+def deeper_networks(data, args):
     """Validation accuracy of networks with 1 to 4 hidden layers of 30."""
-    epochs = opts.epochs(30)
+    epochs = epochs_for(args, 30)
     experiments = []
     for hidden in (1, 2, 3, 4):
         sizes = sizes_for(hidden)
@@ -131,30 +127,29 @@ def deeper_networks(data: Data, opts: Options) -> Outcome:
                          f"default init, eta {ETA}, lmbda {LMBDA}, {epochs} epochs, "
                          f"validation", reference=float(PUBLISHED_ACCURACY[hidden][:-1]),
                          ylabel="accuracy on the 10,000 validation images (%)")
-
-        def one_run(seed):
+        for seed in seeded_runs(exp.name, args.seeds):
             net = network2.Network(sizes, cost=network2.CrossEntropyCost)
             _, accuracy, _, _ = net.SGD(data.training, epochs, MINI_BATCH_SIZE, ETA,
                                         lmbda=LMBDA, evaluation_data=data.validation,
                                         monitor_evaluation_accuracy=True)
-            return percent(accuracy, len(data.validation))
-        exp.repeat(opts.seeds(), one_run)
+            exp.add_run(seed, percent(accuracy, len(data.validation)))
         experiments.append(exp)
-    return Outcome(experiments)
+    return experiments, []
 
 
 def init_gradient_norms(training_data, hidden_layers: int, seeds: Sequence[int]) -> np.ndarray:
     """Hidden-layer bias-gradient norms of fresh networks: one row per seed."""
-    def at_init(seed):
+    norms = []
+    for _ in seeded_runs(f"gradients at initialization, {hidden_layers} hidden layers",
+                         list(seeds)):
         net = network2.Network(sizes_for(hidden_layers), cost=network2.CrossEntropyCost)
-        return hidden_norms(average_gradient(net, training_data))
-    return np.array(repeat(f"gradients at initialization, {hidden_layers} hidden layers",
-                           list(seeds), at_init))
+        norms.append(hidden_norms(average_gradient(net, training_data)))
+    return np.array(norms)
 
 
-def gradients_at_init(data: Data, opts: Chapter5Options) -> Outcome:
-    """The chapter's gradient norms at initialization, over several seeds."""
-    init_seeds = seeds(opts.seed, opts.init_seeds)
+def gradients_at_init(data, args):
+    """The chapter's gradient norms at initialization, over --init-seeds seeds."""
+    init_seeds = seeds(args.seed, args.init_seeds)
     batch = data.training[:FULL_BATCH]
     lines = ["Gradient of the cost w.r.t. each hidden layer's biases at initialization "
              f"(norm of the average over the first {FULL_BATCH:,} training images; "
@@ -172,10 +167,10 @@ def gradients_at_init(data: Data, opts: Chapter5Options) -> Outcome:
                          f"{column.mean():.4f} | {column.std():.4f} | "
                          f"{column.min():.4f}-{column.max():.4f} | {column[0]:.4f} |")
     print("\n".join(lines), flush=True)
-    write_json(opts.out / "gradients-at-init.json", record)
+    write_json(args.out / "gradients-at-init.json", record, indent=1)
     layers = {hidden: list(range(1, hidden + 1)) for hidden in means}
-    figure = plot_series(
-        opts.out / "gradients-at-init.png",
+    plot_series(
+        args.out / "gradients-at-init.png",
         {f"{hidden} hidden layers (mean of {len(init_seeds)} seeds)":
          (layers[hidden], means[hidden]) for hidden in means},
         title=f"Gradient of the cost w.r.t. each hidden layer's biases at "
@@ -190,7 +185,7 @@ def gradients_at_init(data: Data, opts: Chapter5Options) -> Outcome:
                "networks of 2, 3 and 4 hidden layers: the layers nearest the input get "
                "the smallest gradients, each a quarter to a fifth of the next one's, which is "
                "the vanishing gradient problem (crosses: the book's figures).")
-    return Outcome([], [figure], ["\n".join(lines), caption])
+    return [], ["\n".join(lines), caption]
 
 
 def speed_of_learning(training_data, hidden_layers: int, seed: int,
@@ -205,13 +200,14 @@ def speed_of_learning(training_data, hidden_layers: int, seed: int,
                      for _ in range(epochs)])
 
 
-def training_speed(data: Data, opts: Chapter5Options) -> Outcome:
+def training_speed(data, args):
     """How fast each hidden layer learns during training, for 2, 3 and 4
-    hidden layers; the book's log-scale plot for the first run of each."""
+    hidden layers; the book's log-scale plot for the first run of each.
+    --epochs E scales the book's 500 epochs by E/30; --quick leaves them."""
     batch = data.training[:FULL_BATCH]
-    epochs = opts.speed_epochs
-    run_seeds = opts.seeds()
-    figures, record = [], {}
+    epochs = epochs_for(args, SPEED_EPOCHS) if args.epochs else SPEED_EPOCHS
+    run_seeds = args.seeds
+    record = {}
     lines = [f"Speed of learning (norm of each hidden layer's bias gradient) during "
              f"full-batch training on {FULL_BATCH:,} images, eta {ETA}, lmbda {LMBDA}, "
              f"{epochs} epochs; ratio of the last hidden layer's speed to the first's, "
@@ -219,27 +215,27 @@ def training_speed(data: Data, opts: Chapter5Options) -> Outcome:
              "| hidden layers | book | ratio at epoch 0 | median ratio over epochs | "
              "ratio at the last epoch |", "|---|---|---|---|---|"]
     for hidden in (2, 3, 4):
-        runs = repeat(f"training speed, {hidden} hidden layers", run_seeds,
-                      lambda seed: speed_of_learning(batch, hidden, seed, epochs))
+        runs = [speed_of_learning(batch, hidden, seed, epochs)
+                for seed in seeded_runs(f"training speed, {hidden} hidden layers", run_seeds)]
         record[hidden] = {"seeds": run_seeds, "norms": [r.tolist() for r in runs]}
         ratios = [r[:, -1] / r[:, 0] for r in runs]
         lines.append(f"| {hidden} | {PUBLISHED_SPEED_RATIO.get(hidden, 'not published')} | "
                      f"{spread([r[0] for r in ratios])} | "
                      f"{spread([np.median(r) for r in ratios])} | "
                      f"{spread([r[-1] for r in ratios])} |")
-        figures.append(plot_series(
-            opts.out / f"training-speed-{hidden}-hidden.png",
+        plot_series(
+            args.out / f"training-speed-{hidden}-hidden.png",
             {f"hidden layer {layer + 1}": runs[0][:, layer] for layer in range(hidden)},
             title=f"Speed of learning during full-batch training: {sizes_for(hidden)}, "
                   f"seed {run_seeds[0]}",
-            xlabel="epoch", ylabel="norm of dC/db (log scale)", logy=True))
+            xlabel="epoch", ylabel="norm of dC/db (log scale)", logy=True)
     print("\n".join(lines), flush=True)
-    write_json(opts.out / "training-speed.json", record)
+    write_json(args.out / "training-speed.json", record, indent=1)
     caption = ("training-speed-N-hidden.png: the length of each hidden layer's bias "
                f"gradient before each of {epochs} steps of full-batch gradient descent, "
                "for N = 2, 3 and 4 hidden layers (log scale): the early layers keep "
                "learning far more slowly than the later ones all through training.")
-    return Outcome([], figures, ["\n".join(lines), caption])
+    return [], ["\n".join(lines), caption]
 
 
 def spread(values: Sequence[float]) -> str:
@@ -257,11 +253,10 @@ EXPERIMENTS = {
 
 
 def main(argv=None) -> str:
-    parser = make_parser(script_description(__doc__), epochs=BOOK_EPOCHS, name="chapter5")
-    add_options(parser, EXPERIMENTS,
-                f"about 2 minutes on a 2-core machine: 1 run, {QUICK_EPOCHS} epochs for "
-                f"the accuracies "
-                f"(unless --runs or --epochs say otherwise)")
+    parser = make_parser(
+        script_description(__doc__), name="chapter5", experiments=EXPERIMENTS,
+        quick=f"about 2 minutes on a 2-core machine: 1 run, {QUICK_EPOCHS} epochs for the "
+              f"accuracies (unless --runs or --epochs say otherwise)")
     parser.add_argument("--init-seeds", type=positive, default=INIT_SEEDS, metavar="N",
                         help=f"seeds for the gradients at initialization "
                              f"(default {INIT_SEEDS})")
@@ -269,13 +264,8 @@ def main(argv=None) -> str:
     if args.seed + args.init_seeds - 1 > MAX_SEED:
         parser.error(f"--seed {args.seed} with {args.init_seeds} --init-seeds goes past "
                      f"the largest seed, {MAX_SEED}")
-    # --quick leaves the full-batch runs their length; --epochs scales them too.
-    speed_epochs = (max(1, round(SPEED_EPOCHS * args.epochs / BOOK_EPOCHS))
-                    if args.epochs else SPEED_EPOCHS)
-    opts = Chapter5Options.from_args(args, init_seeds=args.init_seeds,
-                                     speed_epochs=speed_epochs)
     with reported_errors("chapter5.py"):
-        return run_chapter(TITLE, EXPERIMENTS, args.only or list(EXPERIMENTS), opts)
+        return run_chapter(TITLE, EXPERIMENTS, args)
 
 
 if __name__ == "__main__":

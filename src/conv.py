@@ -29,17 +29,22 @@ last net they trained.  They train on the module's ``training_data``,
 ``network3.load_data_shared()``; here they are loaded on first use, so
 that importing conv is quick.
 
-Beyond the book, every experiment function takes these keyword arguments
-(with defaults that change nothing):
+Beyond the book, a ``session`` sets what the experiment functions use
+besides their own arguments, for the block it encloses (outside one, the
+defaults: MNIST, seed 12345678, nothing recorded or saved)::
+
+    >>> with conv.session(seed=7, training_size=1000) as record:
+    ...     nets = conv.shallow(n=2, epochs=5)
 
 - ``seed``: run j seeds numpy, Python and torch, and its network's dropout,
   with ``seed + j`` (default 12345678);
+- ``data``: the ``(training, validation, test)`` triple to use instead of
+  MNIST (and of the expanded training data);
 - ``training_size``: train on the first that many training images only;
-- ``data``: the ``(training, validation, test)`` triple to use instead;
-- ``record``: a list to which the function appends an ``Experiment`` (see
-  reproduction) per configuration, holding what each run measured, ready
-  for ``reproduction.save_results``;
-- ``save_nets``: a folder to save every trained network in (``Network.save``).
+- ``save_nets``: a folder to save every trained network in (``Network.save``);
+- the list it gives (``record``) gets an ``Experiment`` (see reproduction)
+  per configuration, holding what each run measured, ready for
+  ``reproduction.save_results``.
 
 The book's protocol is to report the test accuracy at the epoch of best
 validation accuracy.  So the per-epoch "accuracy" recorded for a run is,
@@ -63,25 +68,27 @@ seed, then ``python conv.py ensemble --nets DIR*/nets/*.pt --out DIR``.
 # Standard library
 from __future__ import annotations
 
+import contextlib
 import functools
-import itertools
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 # Third-party libraries
 import numpy as np
 
 # Our own
-import data_files
+import mnist_files
 import network3
+import plots
 from network3 import Network
 from network3 import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
 from network3 import ReLU, sigmoid
-from reproduction import (MAX_SEED, SEED, Experiment, digit_grid, figure, figure_display,
-                          make_parser, markdown_table, parse_args, positive, print_where,
-                          reported_errors, save_png, save_results, seeds, slug)
+from reproduction import (MAX_SEED, SEED, Experiment, make_parser, markdown_table, parse_args,
+                          positive, print_where, reported_errors, save_results, seeded_runs,
+                          seeds, slug)
 
 mini_batch_size = 10
 EXPANDED_FILE = "mnist_expanded.pkl.gz"
@@ -115,7 +122,7 @@ def expanded_training_data():
     """The 250,000 expanded training images on the device, loaded once.
 
     They are made by ``expand_mnist.py`` (run it first)."""
-    return network3.load_data_shared(data_files.data_dir() / EXPANDED_FILE)[0]
+    return network3.load_data_shared(mnist_files.data_dir() / EXPANDED_FILE)[0]
 
 
 _DATA_NAMES = ("training_data", "validation_data", "test_data")
@@ -129,24 +136,90 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _data(data, training_size: int | None, expanded: bool = False):
-    """The (training, validation, test) data of an experiment: ``data`` if
-    given, else MNIST (with the expanded training images if ``expanded``),
-    the training data cut to its first ``training_size`` examples."""
+#### Beyond the book: the session's seed, data, record and saved networks
+@dataclass
+class Session:
+    """What the experiment functions use besides their own arguments."""
+    seed: int = SEED
+    data: tuple | None = None            # (training, validation, test), or None: MNIST
+    training_size: int | None = None
+    save_nets: Path | None = None
+    record: list | None = None           # an Experiment per configuration, or None
+
+
+_session = Session()  # outside a session: MNIST, seed 12345678, nothing kept
+
+
+@contextlib.contextmanager
+def session(*, seed: int = SEED, data=None, training_size: int | None = None,
+            save_nets: str | Path | None = None):
+    """Inside the block, the experiment functions seed run j with ``seed +
+    j``, train on ``data`` (or MNIST) cut to its first ``training_size``
+    images, save every net in the folder ``save_nets``, and append an
+    Experiment per configuration to the list the block is given."""
+    global _session
+    if training_size is not None and training_size < mini_batch_size:
+        raise ValueError(f"training_size must be at least one mini-batch "
+                         f"({mini_batch_size}), got {training_size}")
+    previous = _session
+    _session = Session(seed, data, training_size,
+                       None if save_nets is None else Path(save_nets), [])
+    try:
+        yield _session.record
+    finally:
+        _session = previous
+
+
+def _data(expanded: bool = False):
+    """The (training, validation, test) data of an experiment: the session's,
+    else MNIST (with the expanded training images if ``expanded``), the
+    training data cut to the session's training_size."""
+    data = _session.data
     if data is None and expanded:  # the expanded file first: it is the one likely missing
         data = (expanded_training_data(), *standard_data()[1:])
     elif data is None:
         data = standard_data()
     training, validation, test = data
-    if training_size is not None:
-        if training_size < mini_batch_size:
-            raise ValueError(f"training_size must be at least one mini-batch "
-                             f"({mini_batch_size}), got {training_size}")
-        training = (training[0][:training_size], training[1][:training_size])
+    n = _session.training_size
+    if n is not None:
+        training = (training[0][:n], training[1][:n])
     return training, validation, test
 
 
-#### Repeating a session and recording what it measured
+PROTOCOL_LABEL = "test accuracy (%) at the best validation epoch so far"
+
+
+def _experiment(name: str, published: str, training_data, epochs: int, eta: float,
+                lmbda: float, layers: str) -> Experiment:
+    """The record of one configuration's runs, kept in the session's list."""
+    found = re.match(r"(\d+\.\d+)%", published)  # the book's accuracy, if published
+    exp = Experiment(name, published,
+                     f"{epochs} epochs, eta {eta}, lmbda {lmbda}, mb {mini_batch_size}, "
+                     f"{network3.size(training_data):,} training images, {layers}",
+                     reference=float(found[1]) if found else None, ylabel=PROTOCOL_LABEL)
+    if _session.record is not None:
+        _session.record.append(exp)
+    return exp
+
+
+def _runs(exp: Experiment, n: int):
+    """The seeds of ``n`` runs of ``exp`` from the session's seed on, each
+    announced and seeded (``reproduction.seeded_runs``) as its run starts."""
+    return seeded_runs(exp.name, seeds(_session.seed, n))
+
+
+def _done(exp: Experiment, net: Network) -> Network:
+    """Record a trained net's run in ``exp`` (see ``protocol_series``), save
+    the net where the session asks; return it."""
+    exp.add_run(net.seed, protocol_series(net),
+                validation=[round(100 * v, 6) for v in net.validation_accuracies],
+                test_when_best_validation=[None if t is None else round(100 * t, 6)
+                                           for t in net.test_accuracies])
+    if _session.save_nets is not None:
+        net.save(_session.save_nets / f"{slug(exp.name)}-seed{net.seed}.pt")
+    return net
+
+
 def protocol_series(net: Network) -> list[float]:
     """Per epoch, the test accuracy (in percent) at the best validation epoch so far.
 
@@ -159,50 +232,6 @@ def protocol_series(net: Network) -> list[float]:
             current = round(100 * test, 6)
         series.append(current)
     return series
-
-
-def _measured(net: Network):
-    """What a run records: the protocol's series, the validation accuracy
-    of every epoch, and the test accuracy where it was measured."""
-    return protocol_series(net), dict(
-        validation=[round(100 * v, 6) for v in net.validation_accuracies],
-        test_when_best_validation=[None if t is None else round(100 * t, 6)
-                                   for t in net.test_accuracies])
-
-
-def _repeat(train: Callable[[int], Network], runs: int, name: str, published: str,
-            settings: str, *, seed: int, record: list | None,
-            save_nets: str | Path | None) -> list[Network]:
-    """Run ``train(seed)`` for ``runs`` seeds from ``seed`` on; return the nets.
-
-    The runs are recorded as one Experiment, appended to ``record`` if
-    given, and each net is saved in the folder ``save_nets`` if given.
-    """
-    def run(run_seed: int) -> Network:
-        net = train(run_seed)
-        if save_nets is not None:
-            net.save(Path(save_nets) / f"{slug(name)}-seed{run_seed}.pt")
-        return net
-    experiment = Experiment(name, published, settings, reference=_book_figure(published),
-                            ylabel=PROTOCOL_LABEL)
-    nets = experiment.repeat(seeds(seed, runs), run, measure=_measured)
-    if record is not None:
-        record.append(experiment)
-    return nets
-
-
-PROTOCOL_LABEL = "test accuracy (%) at the best validation epoch so far"
-
-
-def _book_figure(published: str) -> float | None:
-    """The book's accuracy as a number ("98.78%" -> 98.78), None if unpublished."""
-    found = re.match(r"(\d+\.\d+)%", published)
-    return float(found[1]) if found else None
-
-
-def _settings(training_data, epochs: int, eta: float, lmbda: float, layers: str) -> str:
-    return (f"{epochs} epochs, eta {eta}, lmbda {lmbda}, mb {mini_batch_size}, "
-            f"{network3.size(training_data):,} training images, {layers}")
 
 
 #### The two convolutional-pooling layers the experiments share
@@ -220,64 +249,6 @@ def _conv_pool_2(activation_fn=sigmoid) -> ConvPoolLayer:
                          activation_fn=activation_fn)
 
 
-#### The experiments
-def shallow(n: int = 3, epochs: int = 60, *, seed: int = SEED,
-            training_size: int | None = None, data=None, record: list | None = None,
-            save_nets: str | Path | None = None) -> list[Network]:
-    """``n`` fully connected nets, 784-100 sigmoid and softmax 100-10, eta
-    0.1; returns the list of nets."""
-    training_data, validation_data, test_data = _data(data, training_size)
-
-    def train(run_seed: int) -> Network:
-        net = Network([
-            FullyConnectedLayer(n_in=784, n_out=100),
-            SoftmaxLayer(n_in=100, n_out=10)], mini_batch_size, seed=run_seed)
-        net.SGD(training_data, epochs, mini_batch_size, 0.1, validation_data, test_data)
-        return net
-    return _repeat(train, n, "shallow", PUBLISHED["shallow"],
-                   _settings(training_data, epochs, 0.1, 0.0, "FC 784-100 sigmoid + softmax"),
-                   seed=seed, record=record, save_nets=save_nets)
-
-
-def basic_conv(n: int = 3, epochs: int = 60, *, seed: int = SEED,
-               training_size: int | None = None, data=None, record: list | None = None,
-               save_nets: str | Path | None = None) -> Network:
-    """``n`` nets of one conv-pool layer (20 5x5 filters, 2x2 pooling), a
-    fully connected layer of 100 and a softmax layer; sigmoid, eta 0.1.
-    Returns the last net."""
-    training_data, validation_data, test_data = _data(data, training_size)
-
-    def train(run_seed: int) -> Network:
-        net = Network([
-            _conv_pool_1(),
-            FullyConnectedLayer(n_in=20*12*12, n_out=100),
-            SoftmaxLayer(n_in=100, n_out=10)], mini_batch_size, seed=run_seed)
-        net.SGD(training_data, epochs, mini_batch_size, 0.1, validation_data, test_data)
-        return net
-    return _repeat(train, n, "basic_conv", PUBLISHED["basic_conv"],
-                   _settings(training_data, epochs, 0.1, 0.0,
-                             "ConvPool 20x5x5 /2 + FC 2880-100 + softmax"),
-                   seed=seed, record=record, save_nets=save_nets)[-1]
-
-
-def omit_FC(n: int = 3, epochs: int = 60, *, seed: int = SEED,
-            training_size: int | None = None, data=None, record: list | None = None,
-            save_nets: str | Path | None = None) -> Network:
-    """``n`` nets of the conv-pool layer straight into the softmax layer (no
-    fully connected layer); sigmoid, eta 0.1.  Returns the last net."""
-    training_data, validation_data, test_data = _data(data, training_size)
-
-    def train(run_seed: int) -> Network:
-        net = Network([
-            _conv_pool_1(),
-            SoftmaxLayer(n_in=20*12*12, n_out=10)], mini_batch_size, seed=run_seed)
-        net.SGD(training_data, epochs, mini_batch_size, 0.1, validation_data, test_data)
-        return net
-    return _repeat(train, n, "omit_FC", PUBLISHED["omit_FC"],
-                   _settings(training_data, epochs, 0.1, 0.0, "ConvPool 20x5x5 /2 + softmax"),
-                   seed=seed, record=record, save_nets=save_nets)[-1]
-
-
 def _dbl_conv_net(activation_fn, seed: int, n: int = 100) -> Network:
     """Two conv-pool layers (20, then 40 filters), a fully connected layer of
     ``n`` and a softmax layer, all with ``activation_fn``: the network of
@@ -289,136 +260,162 @@ def _dbl_conv_net(activation_fn, seed: int, n: int = 100) -> Network:
         SoftmaxLayer(n_in=n, n_out=10)], mini_batch_size, seed=seed)
 
 
-def dbl_conv(activation_fn=sigmoid, n: int = 3, epochs: int = 60, *, seed: int = SEED,
-             training_size: int | None = None, data=None, record: list | None = None,
-             save_nets: str | Path | None = None) -> Network:
+#### The experiments
+def shallow(n: int = 3, epochs: int = 60) -> list[Network]:
+    """``n`` fully connected nets, 784-100 sigmoid and softmax 100-10, eta
+    0.1; returns the list of nets."""
+    training_data, validation_data, test_data = _data()
+    exp = _experiment("shallow", PUBLISHED["shallow"], training_data, epochs, 0.1, 0.0,
+                      "FC 784-100 sigmoid + softmax")
+    nets = []
+    for seed in _runs(exp, n):
+        net = Network([
+            FullyConnectedLayer(n_in=784, n_out=100),
+            SoftmaxLayer(n_in=100, n_out=10)], mini_batch_size, seed=seed)
+        net.SGD(training_data, epochs, mini_batch_size, 0.1, validation_data, test_data)
+        nets.append(_done(exp, net))
+    return nets
+
+
+def basic_conv(n: int = 3, epochs: int = 60) -> Network:
+    """``n`` nets of one conv-pool layer (20 5x5 filters, 2x2 pooling), a
+    fully connected layer of 100 and a softmax layer; sigmoid, eta 0.1.
+    Returns the last net."""
+    training_data, validation_data, test_data = _data()
+    exp = _experiment("basic_conv", PUBLISHED["basic_conv"], training_data, epochs, 0.1,
+                      0.0, "ConvPool 20x5x5 /2 + FC 2880-100 + softmax")
+    for seed in _runs(exp, n):
+        net = Network([
+            _conv_pool_1(),
+            FullyConnectedLayer(n_in=20*12*12, n_out=100),
+            SoftmaxLayer(n_in=100, n_out=10)], mini_batch_size, seed=seed)
+        net.SGD(training_data, epochs, mini_batch_size, 0.1, validation_data, test_data)
+        _done(exp, net)
+    return net
+
+
+def omit_FC(n: int = 3, epochs: int = 60) -> Network:
+    """``n`` nets of the conv-pool layer straight into the softmax layer (no
+    fully connected layer); sigmoid, eta 0.1.  Returns the last net."""
+    training_data, validation_data, test_data = _data()
+    exp = _experiment("omit_FC", PUBLISHED["omit_FC"], training_data, epochs, 0.1, 0.0,
+                      "ConvPool 20x5x5 /2 + softmax")
+    for seed in _runs(exp, n):
+        net = Network([
+            _conv_pool_1(),
+            SoftmaxLayer(n_in=20*12*12, n_out=10)], mini_batch_size, seed=seed)
+        net.SGD(training_data, epochs, mini_batch_size, 0.1, validation_data, test_data)
+        _done(exp, net)
+    return net
+
+
+def dbl_conv(activation_fn=sigmoid, n: int = 3, epochs: int = 60) -> Network:
     """``n`` nets of two conv-pool layers, a fully connected layer of 100 and
     a softmax layer, all with ``activation_fn``; eta 0.1.  Returns the last net."""
-    training_data, validation_data, test_data = _data(data, training_size)
-
-    def train(run_seed: int) -> Network:
-        net = _dbl_conv_net(activation_fn, run_seed)
-        net.SGD(training_data, epochs, mini_batch_size, 0.1, validation_data, test_data)
-        return net
+    training_data, validation_data, test_data = _data()
     book = activation_fn is sigmoid
-    return _repeat(train, n, "dbl_conv" if book else f"dbl_conv ({activation_fn.__name__})",
-                   PUBLISHED["dbl_conv"] if book else "-",
-                   _settings(training_data, epochs, 0.1, 0.0,
-                             f"2 ConvPool + FC 640-100 + softmax, {activation_fn.__name__}"),
-                   seed=seed, record=record, save_nets=save_nets)[-1]
+    exp = _experiment("dbl_conv" if book else f"dbl_conv ({activation_fn.__name__})",
+                      PUBLISHED["dbl_conv"] if book else "-", training_data, epochs, 0.1,
+                      0.0, f"2 ConvPool + FC 640-100 + softmax, {activation_fn.__name__}")
+    for seed in _runs(exp, n):
+        net = _dbl_conv_net(activation_fn, seed)
+        net.SGD(training_data, epochs, mini_batch_size, 0.1, validation_data, test_data)
+        _done(exp, net)
+    return net
 
 
 def regularized_dbl_conv(lmbdas: Sequence[float] = REGULARIZED_LMBDAS, n: int = 3,
-                         epochs: int = 60, *, seed: int = SEED,
-                         training_size: int | None = None, data=None,
-                         record: list | None = None,
-                         save_nets: str | Path | None = None) -> None:
+                         epochs: int = 60) -> None:
     """For each lmbda, ``n`` dbl_conv nets (sigmoid, eta 0.1) with L2
-    regularization.  Returns nothing, as the book's; see ``record``."""
-    training_data, validation_data, test_data = _data(data, training_size)
+    regularization.  Returns nothing, as the book's; see ``session``."""
+    training_data, validation_data, test_data = _data()
     for lmbda in lmbdas:
-        def train(run_seed: int) -> Network:
-            net = _dbl_conv_net(sigmoid, run_seed)
+        exp = _experiment(f"regularized_dbl_conv lmbda={lmbda}",
+                          PUBLISHED["regularized_dbl_conv"], training_data, epochs, 0.1,
+                          lmbda, "2 ConvPool + FC 640-100 + softmax")
+        for seed in _runs(exp, n):
+            net = _dbl_conv_net(sigmoid, seed)
             net.SGD(training_data, epochs, mini_batch_size, 0.1, validation_data,
                     test_data, lmbda=lmbda)
-            return net
-        _repeat(train, n, f"regularized_dbl_conv lmbda={lmbda}",
-                PUBLISHED["regularized_dbl_conv"],
-                _settings(training_data, epochs, 0.1, lmbda, "2 ConvPool + FC 640-100 + softmax"),
-                seed=seed, record=record, save_nets=save_nets)
+            _done(exp, net)
 
 
-def dbl_conv_relu(lmbdas: Sequence[float] = RELU_LMBDAS, n: int = 3, epochs: int = 60, *,
-                  seed: int = SEED, training_size: int | None = None, data=None,
-                  record: list | None = None, save_nets: str | Path | None = None) -> None:
+def dbl_conv_relu(lmbdas: Sequence[float] = RELU_LMBDAS, n: int = 3,
+                  epochs: int = 60) -> None:
     """For each lmbda (0.0 and 1e-5 to 100, as the book's), ``n`` dbl_conv
     nets with rectified linear units, eta 0.03.  Returns nothing, as the
-    book's; see ``record``.  The published 99.23% is for lmbda 0.1."""
-    training_data, validation_data, test_data = _data(data, training_size)
+    book's; see ``session``.  The published 99.23% is for lmbda 0.1."""
+    training_data, validation_data, test_data = _data()
     for lmbda in lmbdas:
-        def train(run_seed: int) -> Network:
-            net = _dbl_conv_net(ReLU, run_seed)
+        book = lmbda == 0.1
+        exp = _experiment("dbl_conv_relu" if book else f"dbl_conv_relu lmbda={lmbda}",
+                          PUBLISHED["dbl_conv_relu"] if book else "-", training_data,
+                          epochs, 0.03, lmbda, "2 ConvPool + FC 640-100 + softmax, ReLU")
+        for seed in _runs(exp, n):
+            net = _dbl_conv_net(ReLU, seed)
             net.SGD(training_data, epochs, mini_batch_size, 0.03, validation_data,
                     test_data, lmbda=lmbda)
-            return net
-        book = lmbda == 0.1
-        _repeat(train, n, "dbl_conv_relu" if book else f"dbl_conv_relu lmbda={lmbda}",
-                PUBLISHED["dbl_conv_relu"] if book else "-",
-                _settings(training_data, epochs, 0.03, lmbda,
-                          "2 ConvPool + FC 640-100 + softmax, ReLU"),
-                seed=seed, record=record, save_nets=save_nets)
+            _done(exp, net)
 
 
-def expanded_data(n: int = 100, runs: int = 3, epochs: int = 60, *, seed: int = SEED,
-                  training_size: int | None = None, data=None, record: list | None = None,
-                  save_nets: str | Path | None = None) -> Network:
+def expanded_data(n: int = 100, runs: int = 3, epochs: int = 60) -> Network:
     """``runs`` ReLU dbl_conv nets with a fully connected layer of ``n``
     neurons, trained on the expanded data; eta 0.03, lmbda 0.1.  Returns
     the last net."""
-    training_data, validation_data, test_data = _data(data, training_size, expanded=True)
-
-    def train(run_seed: int) -> Network:
-        net = _dbl_conv_net(ReLU, run_seed, n)
+    training_data, validation_data, test_data = _data(expanded=True)
+    exp = _experiment(f"expanded_data({n})", PUBLISHED["expanded_data"].get(n, "-"),
+                      training_data, epochs, 0.03, 0.1, f"ReLU, FC 640-{n}, expanded data")
+    for seed in _runs(exp, runs):
+        net = _dbl_conv_net(ReLU, seed, n)
         net.SGD(training_data, epochs, mini_batch_size, 0.03, validation_data, test_data,
                 lmbda=0.1)
-        return net
-    return _repeat(train, runs, f"expanded_data({n})", PUBLISHED["expanded_data"].get(n, "-"),
-                   _settings(training_data, epochs, 0.03, 0.1,
-                             f"ReLU, FC 640-{n}, expanded data"),
-                   seed=seed, record=record, save_nets=save_nets)[-1]
+        _done(exp, net)
+    return net
 
 
-def expanded_data_double_fc(n: int = 100, runs: int = 3, epochs: int = 60, *,
-                            seed: int = SEED, training_size: int | None = None, data=None,
-                            record: list | None = None,
-                            save_nets: str | Path | None = None) -> Network:
+def expanded_data_double_fc(n: int = 100, runs: int = 3, epochs: int = 60) -> Network:
     """As expanded_data, with two fully connected layers of ``n`` neurons.
     Returns the last net."""
-    training_data, validation_data, test_data = _data(data, training_size, expanded=True)
-
-    def train(run_seed: int) -> Network:
+    training_data, validation_data, test_data = _data(expanded=True)
+    exp = _experiment(f"expanded_data_double_fc({n})",
+                      PUBLISHED["expanded_data_double_fc"].get(n, "-"), training_data,
+                      epochs, 0.03, 0.1, f"ReLU, FC 640-{n}, FC {n}-{n}, expanded data")
+    for seed in _runs(exp, runs):
         net = Network([
             _conv_pool_1(ReLU),
             _conv_pool_2(ReLU),
             FullyConnectedLayer(n_in=40*4*4, n_out=n, activation_fn=ReLU),
             FullyConnectedLayer(n_in=n, n_out=n, activation_fn=ReLU),
-            SoftmaxLayer(n_in=n, n_out=10)], mini_batch_size, seed=run_seed)
+            SoftmaxLayer(n_in=n, n_out=10)], mini_batch_size, seed=seed)
         net.SGD(training_data, epochs, mini_batch_size, 0.03, validation_data, test_data,
                 lmbda=0.1)
-        return net
-    return _repeat(train, runs, f"expanded_data_double_fc({n})",
-                   PUBLISHED["expanded_data_double_fc"].get(n, "-"),
-                   _settings(training_data, epochs, 0.03, 0.1,
-                             f"ReLU, FC 640-{n}, FC {n}-{n}, expanded data"),
-                   seed=seed, record=record, save_nets=save_nets)[-1]
+        _done(exp, net)
+    return net
 
 
 def double_fc_dropout(p0: float, p1: float, p2: float, repetitions: int,
-                      epochs: int = 40, *, seed: int = SEED,
-                      training_size: int | None = None, data=None,
-                      record: list | None = None,
-                      save_nets: str | Path | None = None) -> list[Network]:
+                      epochs: int = 40) -> list[Network]:
     """``repetitions`` ReLU nets: two conv-pool layers, FC 640-1000, FC
     1000-1000, softmax 1000-10, with dropout p0, p1, p2 on those three
     layers' inputs; expanded data, 40 epochs, eta 0.03, no L2.  Returns the
     list of nets, for ``ensemble``."""
-    training_data, validation_data, test_data = _data(data, training_size, expanded=True)
-
-    def train(run_seed: int) -> Network:
+    training_data, validation_data, test_data = _data(expanded=True)
+    book = (p0, p1, p2) == (0.5, 0.5, 0.5)
+    exp = _experiment(f"double_fc_dropout({p0}, {p1}, {p2})",
+                      PUBLISHED["double_fc_dropout"] if book else "-", training_data,
+                      epochs, 0.03, 0.0,
+                      "ReLU, FC 640-1000-1000 + softmax, dropout, expanded data")
+    nets = []
+    for seed in _runs(exp, repetitions):
         net = Network([
             _conv_pool_1(ReLU),
             _conv_pool_2(ReLU),
             FullyConnectedLayer(n_in=40*4*4, n_out=1000, activation_fn=ReLU, p_dropout=p0),
             FullyConnectedLayer(n_in=1000, n_out=1000, activation_fn=ReLU, p_dropout=p1),
-            SoftmaxLayer(n_in=1000, n_out=10, p_dropout=p2)], mini_batch_size, seed=run_seed)
+            SoftmaxLayer(n_in=1000, n_out=10, p_dropout=p2)], mini_batch_size, seed=seed)
         net.SGD(training_data, epochs, mini_batch_size, 0.03, validation_data, test_data)
-        return net
-    book = (p0, p1, p2) == (0.5, 0.5, 0.5)
-    return _repeat(train, repetitions, f"double_fc_dropout({p0}, {p1}, {p2})",
-                   PUBLISHED["double_fc_dropout"] if book else "-",
-                   _settings(training_data, epochs, 0.03, 0.0,
-                             "ReLU, FC 640-1000-1000 + softmax, dropout, expanded data"),
-                   seed=seed, record=record, save_nets=save_nets)
+        nets.append(_done(exp, net))
+    return nets
 
 
 #### Ensembles
@@ -497,48 +494,9 @@ def _architecture(net: Network) -> list[tuple]:
 #### Pictures
 # With a filename, plot_errors and plot_filters save their figure there and
 # nothing more, which is what the chapter script wants.  Without one they
-# show it, as the book's did, where matplotlib's backend allows
-# (figure_display): a notebook shows the figure the cell returns; a GUI
-# backend gets it in a window through pyplot.show(); a backend without
-# windows (agg, as on a machine with no display) has it saved as a new PNG
-# in the current folder, named in one line on stdout.
-def _display(filename) -> str:
-    """Where the figure goes: "file" when given a filename, or else
-    ``figure_display()``; asked before drawing, since a figure for a window
-    must be made by pyplot."""
-    return "file" if filename is not None else figure_display()
-
-
-def _finish(fig, filename, display: str, name: str, what: str):
-    """Save ``fig`` at ``filename``, if given, or else show it as
-    ``display`` (``_display``'s answer) allows.  Without a window, ``name``
-    is the new PNG's name and ``what`` names the picture in the line that
-    says where it went.  Returns ``fig``."""
-    if filename is not None:
-        save_png(fig, filename)
-    elif display == "window":
-        import matplotlib.pyplot as plt
-
-        plt.show()
-    elif display == "none":
-        import matplotlib
-
-        path = _save_new_png(fig, name)
-        print(f"Saved {what} to {path} (matplotlib has no window to show them in; "
-              f"backend {matplotlib.get_backend()})")
-    return fig
-
-
-def _save_new_png(fig, name: str) -> Path:
-    """Write ``fig`` as ``name``.png in the current folder, or, if that file
-    exists, as ``name``-1.png, ``name``-2.png, ...: a file already there is
-    not replaced.  Returns the absolute path."""
-    for k in itertools.count():
-        path = Path.cwd() / (f"{name}.png" if k == 0 else f"{name}-{k}.png")
-        if not path.exists():
-            return save_png(fig, path)
-
-
+# show it, as the book's did, where matplotlib's backend allows (see
+# plots.show): in a notebook, in a window, or as a new PNG in the current
+# folder.
 def plot_errors(error_locations, erroneous_predictions=None, filename=None,
                 test_data=None):
     """Draw (up to 40 of) the misclassified test images in rows of ten, each
@@ -552,13 +510,13 @@ def plot_errors(error_locations, erroneous_predictions=None, filename=None,
     test_x, test_y = (np.asarray(a.cpu() if hasattr(a, "cpu") else a)
                       for a in (test_x, test_y))
     shown = list(error_locations[:40])
-    display = _display(filename)
-    fig = digit_grid([test_x[j] for j in shown], columns=10,
-                     labels=[int(test_y[j]) for j in shown],
-                     guesses=(None if erroneous_predictions is None
-                              else list(erroneous_predictions[:40])),
-                     pyplot=display == "window")
-    return _finish(fig, filename, display, "errors", "the misclassified digits")
+    where = plots.destination(filename)
+    fig = plots.digit_grid([test_x[j] for j in shown], columns=10,
+                           labels=[int(test_y[j]) for j in shown],
+                           guesses=(None if erroneous_predictions is None
+                                    else list(erroneous_predictions[:40])),
+                           pyplot=where == "window")
+    return plots.show(fig, filename, where, "errors", "the misclassified digits")
 
 
 def plot_filters(net, layer: int, x: int, y: int, filename=None):
@@ -576,16 +534,16 @@ def plot_filters(net, layer: int, x: int, y: int, filename=None):
     filters = conv_layer.w.detach().cpu().numpy()
     if x * y < len(filters):
         raise ValueError(f"a {x}x{y} grid cannot hold the layer's {len(filters)} filters")
-    display = _display(filename)
-    fig, axes = figure(y, x, squeeze=False, figsize=(0.6 * x, 0.6 * y),
-                       pyplot=display == "window")
+    where = plots.destination(filename)
+    fig, axes = plots.figure(y, x, squeeze=False, figsize=(0.6 * x, 0.6 * y),
+                             pyplot=where == "window")
     for j, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if j < len(filters):
             ax.matshow(filters[j][0], cmap="binary")
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.98,
                         wspace=0.1, hspace=0.1)
-    return _finish(fig, filename, display, f"filters-layer{layer}", "the filters")
+    return plots.show(fig, filename, where, f"filters-layer{layer}", "the filters")
 
 
 #### Running the chapter
@@ -636,58 +594,57 @@ def run_experiments(names: Sequence[str] | None = None, *, runs: int = 3,
     if save_nets and out is None:
         raise ValueError("save_nets needs an out folder")
     out = Path(out) if out is not None else None
-    record: list[Experiment] = []
-    options = dict(seed=seed, training_size=training_size, data=data, record=record,
-                   save_nets=out / "nets" if save_nets else None)
-    sweep = {} if lmbdas is None else {"lmbdas": tuple(lmbdas)}
     e = epochs or 60
-    calls: dict[str, Callable[[], object]] = {
-        "shallow": lambda: shallow(runs, e, **options),
-        "basic_conv": lambda: basic_conv(runs, e, **options),
-        "omit_FC": lambda: omit_FC(runs, e, **options),
-        "dbl_conv": lambda: dbl_conv(sigmoid, runs, e, **options),
-        "regularized_dbl_conv": lambda: regularized_dbl_conv(n=runs, epochs=e, **sweep,
-                                                             **options),
-        "dbl_conv_relu": lambda: dbl_conv_relu(n=runs, epochs=e, **sweep, **options)}
+    regularized = REGULARIZED_LMBDAS if lmbdas is None else tuple(lmbdas)
+    relu = RELU_LMBDAS if lmbdas is None else tuple(lmbdas)
+    calls = {
+        "shallow": lambda: shallow(runs, e),
+        "basic_conv": lambda: basic_conv(runs, e),
+        "omit_FC": lambda: omit_FC(runs, e),
+        "dbl_conv": lambda: dbl_conv(sigmoid, runs, e),
+        "regularized_dbl_conv": lambda: regularized_dbl_conv(regularized, runs, e),
+        "dbl_conv_relu": lambda: dbl_conv_relu(relu, runs, e)}
     for n in (100, 300, 1000):
-        calls[f"expanded_data_{n}"] = functools.partial(expanded_data, n, runs, e, **options)
+        calls[f"expanded_data_{n}"] = functools.partial(expanded_data, n, runs, e)
         calls[f"expanded_data_double_fc_{n}"] = functools.partial(
-            expanded_data_double_fc, n, runs, e, **options)
+            expanded_data_double_fc, n, runs, e)
 
-    for name in EXPERIMENTS:  # in the book's order, whatever the order asked
-        if name in names:
-            calls[name]()
-            if out is not None:  # save as we go: a long run keeps what it finished
+    with session(seed=seed, data=data, training_size=training_size,
+                 save_nets=out / "nets" if save_nets else None) as record:
+        for name in EXPERIMENTS:  # in the book's order, whatever the order asked
+            if name in names:
+                calls[name]()
+                if out is not None:  # save as we go: a long run keeps what it finished
+                    _save(out, record)
+        nets: list[Network] = []
+        if "double_fc_dropout" in names or ("ensemble" in names and not ensemble_nets):
+            nets = double_fc_dropout(0.5, 0.5, 0.5, repetitions, epochs or 40)
+            if out is not None:
                 _save(out, record)
-    nets: list[Network] = []
-    if "double_fc_dropout" in names or ("ensemble" in names and not ensemble_nets):
-        nets = double_fc_dropout(0.5, 0.5, 0.5, repetitions, epochs or 40, **options)
-        if out is not None:
-            _save(out, record)
-    if "ensemble" in names:
-        if ensemble_nets:
-            nets = load_nets(ensemble_nets)
-        test_data = data[2] if data is not None else None
-        error_locations, erroneous_predictions = ensemble(nets, test_data)
-        total = network3.size(test_data if test_data is not None
-                              else standard_data()[2])
-        net_seeds = ", ".join(str(net.seed) for net in nets)
-        exp = Experiment(f"ensemble of {len(nets)}", PUBLISHED["ensemble"],
-                         f"plurality vote of the double_fc_dropout nets "
-                         f"(seeds {net_seeds})"
-                         + (", loaded from files" if ensemble_nets else ""),
-                         per_epoch=False)
-        # Voting with loaded nets draws nothing at random: no seed to record.
-        exp.add_run(None if ensemble_nets else seed,
-                    [round(100 * (1 - len(error_locations) / total), 6)],
-                    errors=len(error_locations))
-        record.append(exp)
-        if out is not None:
-            plot_errors(error_locations, erroneous_predictions,
-                        out / "ensemble_errors.png", test_data)
-            plot_filters(nets[0], 0, 5, 4, out / "net_full_layer_0.png")
-            plot_filters(nets[0], 1, 8, 5, out / "net_full_layer_1.png")
-            _save(out, record)
+        if "ensemble" in names:
+            if ensemble_nets:
+                nets = load_nets(ensemble_nets)
+            test_data = data[2] if data is not None else None
+            error_locations, erroneous_predictions = ensemble(nets, test_data)
+            total = network3.size(test_data if test_data is not None
+                                  else standard_data()[2])
+            net_seeds = ", ".join(str(net.seed) for net in nets)
+            exp = Experiment(f"ensemble of {len(nets)}", PUBLISHED["ensemble"],
+                             f"plurality vote of the double_fc_dropout nets "
+                             f"(seeds {net_seeds})"
+                             + (", loaded from files" if ensemble_nets else ""),
+                             per_epoch=False)
+            # Voting with loaded nets draws nothing at random: no seed to record.
+            exp.add_run(None if ensemble_nets else seed,
+                        [round(100 * (1 - len(error_locations) / total), 6)],
+                        errors=len(error_locations))
+            record.append(exp)
+            if out is not None:
+                plot_errors(error_locations, erroneous_predictions,
+                            out / "ensemble_errors.png", test_data)
+                plot_filters(nets[0], 0, 5, 4, out / "net_full_layer_0.png")
+                plot_filters(nets[0], 1, 8, 5, out / "net_full_layer_1.png")
+                _save(out, record)
     return record
 
 

@@ -1,32 +1,26 @@
 """reproduction
 ~~~~~~~~~~~~
 
-The small convention every chapter script (chapter1.py, chapter3.py,
-chapter5.py, conv.py) follows to reproduce the book's figures, kept here
-so that the scripts themselves hold only the chapters' experiments:
+What the chapter scripts (chapter1.py, chapter3.py, chapter5.py, conv.py
+and exercises.py) have in common, and nothing else.  Each script parses
+its command line in ``main``, loops over its runs where the reader sees
+it, and draws its figures with ``plots``; from here it takes:
 
-- the same options: ``--runs N``, ``--seed S`` (run i uses seed S + i),
-  ``--epochs E`` and ``--out DIR``, and for chapters 3 and 5 ``--quick``
-  and ``--only NAME ...`` (``add_options``);
-- one loop over an experiment's runs, ``repeat``: each run is announced,
-  the generators are seeded, and the run trains;
-- an ``Experiment`` per configuration, recording each run's per-epoch
-  accuracy (in percent) and any other per-epoch series;
-- ``save_results`` writing ``results.json`` (every epoch of every run), a
-  PNG of accuracy per epoch for each experiment, and ``table.md``, which
-  sets the measured figures beside the published ones;
-- ``run_chapter``, which runs chapter 3's or chapter 5's experiment
-  functions (each taking ``Data`` and ``Options`` and giving an
-  ``Outcome``) and saves the results after each one;
-- the figures: ``plot_series`` (lines per epoch, with markers where the
-  points are few, whole-number epoch ticks and the book's figure drawn
-  as a reference) and ``digit_grid`` (MNIST images in rows), drawn
-  without pyplot;
-- ``parse_args``, which checks the common options before any data is
-  loaded, and ``reported_errors``, which turns a missing or unfit file
-  into one line on stderr.
-
-It is deliberately a handful of functions, not a framework.
+- the command line: ``make_parser`` (``--runs N``, ``--seed S``, run i
+  using seed S + i, ``--epochs E``, ``--out DIR``, and for the scripts that
+  run named experiments ``--quick`` and ``--only NAME ...``) and
+  ``parse_args``, which checks them before any data is loaded;
+- the runs: ``seeded_runs``, which announces each run and seeds the
+  generators before it, so that a run can be repeated from its seed alone;
+  ``printed_lines`` and ``epoch_accuracies``, which read the book's
+  ``Epoch j: c / n`` lines as network.py prints them;
+- the record: an ``Experiment`` per configuration, and ``save_results``,
+  writing ``results.json`` (every epoch of every run), a PNG of accuracy
+  per epoch for each experiment and ``table.md``, which sets the measured
+  figures beside the published ones;
+- ``run_chapter``, the loop over the chosen experiments that chapter3.py,
+  chapter5.py and exercises.py share, and ``reported_errors``, which turns
+  a missing or unfit file into one line on stderr.
 """
 
 from __future__ import annotations
@@ -34,53 +28,60 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
-import math
 import os
 import random
 import re
 import sys
-import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, NamedTuple, Sequence, TypeVar
+from typing import Callable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 import mnist_loader
-from data_files import DataFileError, atomic_path
+from plots import plot_series
+from safe_files import DataFileError, atomic_path, write_json
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 SEED = 12345678            # the seed of the book's figure scripts
 DEFAULT_RUNS = 3
-BOOK_EPOCHS = 30           # chapters 3 and 5: --epochs E scales every run by E/30
+BOOK_EPOCHS = 30           # --epochs E scales the book's runs by E/30
 QUICK_EPOCHS = 3           # what --quick gives where the book runs 30 epochs
 MAX_SEED = 2**32 - 1       # numpy's generators take seeds 0 .. 2**32 - 1
 
-T = TypeVar("T")
-
 
 #### The command line
-def make_parser(description: str, *, epochs: int, runs: int = DEFAULT_RUNS,
-                seed: int = SEED, out: str | Path | None = None,
-                name: str = "") -> argparse.ArgumentParser:
+def make_parser(description: str, *, name: str = "", epochs: int = BOOK_EPOCHS,
+                experiments: Sequence[str] = (), quick: str = "") -> argparse.ArgumentParser:
     """The chapter scripts' common options; callers may add their own.
 
     ``description`` is shown as written (see ``script_description``), so
-    its lines and lists keep their shape in ``--help``."""
+    its lines and lists keep their shape in ``--help``.  With
+    ``experiments`` (their names), the parser also takes ``--only NAME ...``
+    and ``--quick`` (``quick`` says what it does); then --runs and --epochs
+    default to None, "not given", so that --quick can choose (see
+    ``parse_args`` and ``epochs_for``).
+    """
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=positive, default=runs,
-                        help=f"runs of each experiment (default {runs})")
-    parser.add_argument("--seed", type=_seed, default=seed,
-                        help=f"seed of the first run; run i uses seed+i (default {seed})")
+    parser.add_argument("--runs", type=positive, default=DEFAULT_RUNS,
+                        help=f"runs of each experiment (default {DEFAULT_RUNS})")
+    parser.add_argument("--seed", type=_seed, default=SEED,
+                        help=f"seed of the first run; run i uses seed+i (default {SEED})")
     parser.add_argument("--epochs", type=positive, default=epochs,
                         help=f"epochs per run (default {epochs}, the book's)")
-    default_out = Path(out) if out is not None else RESULTS_DIR / name
-    parser.add_argument("--out", type=Path, default=default_out,
-                        help=f"folder for results.json, table.md and the PNGs "
-                             f"(default {default_out})")
+    out = RESULTS_DIR / name
+    parser.add_argument("--out", type=Path, default=out,
+                        help=f"folder for results.json, table.md and the PNGs (default {out})")
+    if experiments:
+        parser.epilog = (f"--epochs E scales every run by E/{BOOK_EPOCHS}: the book's "
+                         f"{BOOK_EPOCHS}-epoch runs take E epochs\nand the others as many "
+                         f"in proportion.")
+        parser.add_argument("--quick", action="store_true", help=quick)
+        parser.add_argument("--only", nargs="+", choices=list(experiments), metavar="NAME",
+                            help=f"run only these experiments: {', '.join(experiments)}")
+        parser.set_defaults(runs=None, epochs=None)
     return parser
 
 
@@ -115,97 +116,49 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
 
 
-def add_options(parser, experiments: Sequence[str], quick_help: str) -> None:
-    """The options chapters 3 and 5 add to the common ones: --quick and --only.
+def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """Parse ``argv``, fill in what --quick implies and check the common
+    options before any work starts: every run's seed must be one numpy
+    takes, and ``--out`` must be a folder that can be made or written to.
+    A bad argument stops the script with argparse's usage message and exit
+    status 2.
 
-    The defaults of --runs and --epochs become None, meaning "not given",
-    so that --quick can choose its own.
+    The result has ``runs`` filled in (one with --quick, else DEFAULT_RUNS,
+    unless --runs was given) and ``seeds``, the seed of each run.
     """
-    parser.epilog = (f"--epochs E scales every run by E/{BOOK_EPOCHS}: the book's "
-                     f"{BOOK_EPOCHS}-epoch runs take E epochs\nand the others as many "
-                     f"in proportion.")
-    parser.add_argument("--quick", action="store_true", help=quick_help)
-    parser.add_argument("--only", nargs="+", choices=list(experiments), metavar="NAME",
-                        help=f"run only these experiments: {', '.join(experiments)}")
-    parser.set_defaults(runs=None, epochs=None)
+    args = parser.parse_args(argv)
+    args.runs = args.runs or (1 if getattr(args, "quick", False) else DEFAULT_RUNS)
+    if args.seed + args.runs - 1 > MAX_SEED:
+        parser.error(f"--seed {args.seed} with {args.runs} runs goes past the largest "
+                     f"seed, {MAX_SEED}")
+    args.seeds = seeds(args.seed, args.runs)
+    out = Path(args.out)
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        parser.error(f"--out {out}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        parser.error(f"--out {out}: cannot write in {existing}")
+    return args
 
 
-def runs_asked(args: argparse.Namespace) -> int:
-    """How many runs the parsed arguments ask for: --runs if given, else
-    one with --quick (see add_options), else DEFAULT_RUNS."""
-    return getattr(args, "runs", None) or (1 if getattr(args, "quick", False)
-                                           else DEFAULT_RUNS)
+def epochs_for(args: argparse.Namespace, book_epochs: float) -> int:
+    """The epochs to run where the book ran ``book_epochs``: --epochs E
+    scales every run by E/30, and --quick means E = QUICK_EPOCHS."""
+    epochs = args.epochs or (QUICK_EPOCHS if args.quick else BOOK_EPOCHS)
+    return max(1, round(book_epochs * epochs / BOOK_EPOCHS))
 
 
-#### What the experiment functions of chapters 3 and 5 take and give
-class Data(NamedTuple):
-    """MNIST as mnist_loader.load_data_wrapper gives it."""
-    training: list
-    validation: list
-    test: list
-
-
-@dataclass
-class Options:
-    """What the command line chose, for the experiment functions."""
-    out: Path
-    seed: int = SEED
-    runs: int = DEFAULT_RUNS     # runs of each experiment (a deterministic one runs once)
-    scale: float = 1.0           # every run's epochs are multiplied by this
-
-    def epochs(self, book_epochs: float) -> int:
-        """The epochs to run where the book ran ``book_epochs``."""
-        return max(1, round(book_epochs * self.scale))
-
-    def seeds(self) -> list[int]:
-        """The seed of each run: seed, seed + 1, ..."""
-        return seeds(self.seed, self.runs)
-
-    @classmethod
-    def from_args(cls, args, **extra) -> "Options":
-        """Options from parsed arguments (of ``add_options``), filling in
-        what --quick implies; ``extra`` sets a subclass's own fields."""
-        epochs = args.epochs or (QUICK_EPOCHS if args.quick else BOOK_EPOCHS)
-        return cls(out=args.out, seed=args.seed, runs=runs_asked(args),
-                   scale=epochs / BOOK_EPOCHS, **extra)
-
-
-@dataclass
-class Outcome:
-    """What one experiment function produced: table rows, figures, notes."""
-    experiments: list[Experiment]
-    figures: list[Path] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-def run_chapter(title: str, experiments: Mapping[str, Callable[[Data, Options], Outcome]],
-                names: Sequence[str], opts: Options) -> str:
-    """Run the named experiment functions in turn on MNIST, saving the
-    results after each one (so an interrupted run keeps what it finished);
-    print and return the table."""
-    opts.out.mkdir(parents=True, exist_ok=True)
-    data = Data(*mnist_loader.load_data_wrapper())
-    done, notes = [], []
-    table = ""
-    for name in names:
-        start = time.perf_counter()
-        outcome = experiments[name](data, opts)
-        done += outcome.experiments
-        notes += outcome.notes
-        notes.append(f"{name} took {time.perf_counter() - start:.0f} s")
-        table = save_results(opts.out, title, done, "\n".join(f"- {note}" for note in notes))
-    print(table)
-    print_where(opts.out)
-    return table
-
-
-def print_where(out: str | Path) -> None:
-    """The scripts' last line: where their results are."""
-    out = Path(out)
-    pngs = len(list(out.glob("*.png")))
-    print(f"Results are in {out}: table.md (the measured figures beside the book's), "
-          f"results.json (every epoch of every run) and {pngs} PNG "
-          f"figure{'s' if pngs != 1 else ''}.", flush=True)
+@contextlib.contextmanager
+def reported_errors(script: str, *expected: type[BaseException]) -> Iterator[None]:
+    """Inside the block, a missing or unfit file (an OSError or a
+    DataFileError, or one of ``expected``) ends the script with one line on
+    stderr, naming the problem and the file, and exit status 1 instead of a
+    traceback."""
+    try:
+        yield
+    except (OSError, DataFileError, *expected) as error:
+        print(f"{script}: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 #### Runs
@@ -214,20 +167,18 @@ def seeds(first: int, runs: int) -> list[int]:
     return list(range(first, first + runs))
 
 
-def repeat(name: str, seeds: Sequence[int], train: Callable[[int], T]) -> list[T]:
-    """Call ``train(seed)`` for each seed in turn; return what the calls returned.
+def seeded_runs(name: str, seeds: Sequence[int]) -> Iterator[int]:
+    """Each of ``seeds`` in turn, for a script's loop over the runs of
+    ``name`` (``for seed in seeded_runs(name, seeds):``).
 
-    This is the one loop over runs that every chapter script uses: before
-    each run it prints which run of ``name`` this is and seeds the
-    generators with that run's seed (``seed_all``), so a run can be
+    Before each run it prints which run of ``name`` this is and seeds the
+    generators with that run's seed (``seed_all``), so that a run can be
     repeated exactly from its seed alone.
     """
-    results = []
     for i, seed in enumerate(seeds):
         print(f"# {name}: run {i + 1} of {len(seeds)}, seed {seed}", flush=True)
         seed_all(seed)
-        results.append(train(seed))
-    return results
+        yield seed
 
 
 def seed_all(seed: int) -> None:
@@ -263,16 +214,26 @@ class _Tee(io.TextIOBase):
 def printed_lines() -> Iterator[list[str]]:
     """Show what the block prints, as usual, and collect its lines.
 
-    The book's ``SGD`` methods report progress only by printing (``Epoch 0:
-    9129 / 10000``); the chapter scripts read their figures from those very
-    lines, so the networks keep the book's interface unchanged.  The list
-    is filled in when the block ends.
+    network.py's ``SGD`` reports progress only by printing (``Epoch 0:
+    9129 / 10000``), as the book's does; the scripts read their figures
+    from those very lines (``epoch_accuracies``), so the network keeps the
+    book's interface unchanged.  The list is filled in when the block ends.
     """
     tee = _Tee(sys.stdout)
     lines: list[str] = []
     with contextlib.redirect_stdout(tee):
         yield lines
     lines.extend("".join(tee.parts).splitlines())
+
+
+EPOCH_LINE = re.compile(r"^Epoch (\d+): (\d+) / (\d+)$")
+
+
+def epoch_accuracies(lines: Sequence[str]) -> list[float]:
+    """The accuracy (%) of each epoch, read from SGD's ``Epoch j: c / n``
+    lines among ``lines``; other lines are passed over."""
+    matches = [EPOCH_LINE.match(line) for line in lines]
+    return [100.0 * int(m[2]) / int(m[3]) for m in matches if m]
 
 
 #### Recording what the runs measured
@@ -298,25 +259,6 @@ class Experiment:
         for key, values in series.items():
             run[key] = _plain(values)
         self.runs.append(run)
-
-    def repeat(self, seeds: Sequence[int], train: Callable[[int], T],
-               measure: Callable[[T], object] | None = None) -> list[T]:
-        """Run ``train(seed)`` for each seed (see ``repeat``), recording each
-        run as it finishes; return what ``train`` returned.
-
-        What is recorded is ``measure(result)``, or the result itself
-        without ``measure``: either the run's accuracy per epoch, or a pair
-        of that and a dict of further series by name (see ``add_run``).
-        """
-        def run(seed: int) -> T:
-            result = train(seed)
-            found = result if measure is None else measure(result)
-            if isinstance(found, tuple) and len(found) == 2 and isinstance(found[1], Mapping):
-                self.add_run(seed, found[0], **found[1])
-            else:
-                self.add_run(seed, found)
-            return result
-        return repeat(self.name, seeds, run)
 
     def best(self) -> list[float]:
         return [max(run["accuracy"]) for run in self.runs if run["accuracy"]]
@@ -377,14 +319,13 @@ def save_results(out_dir: str | Path, title: str,
     out_dir = Path(out_dir)
     write_json(out_dir / "results.json",
                {"title": title, "notes": notes,
-                "experiments": [vars(exp) for exp in experiments]})
+                "experiments": [vars(exp) for exp in experiments]}, indent=1)
     for exp in experiments:
         if exp.per_epoch and any(run["accuracy"] for run in exp.runs):
-            references = book_reference(exp)
             plot_series(out_dir / f"{slug(exp.name)}.png",
                         {f"seed {run['seed']}": run["accuracy"] for run in exp.runs},
                         title=f"{exp.name}: {exp.settings}" if exp.settings else exp.name,
-                        xlabel="epoch", ylabel=exp.ylabel, references=references)
+                        xlabel="epoch", ylabel=exp.ylabel, references=book_reference(exp))
         for name in series:
             curves = {f"seed {run['seed']}": run[name] for run in exp.runs if run.get(name)}
             if curves:
@@ -411,213 +352,45 @@ def book_reference(exp: Experiment) -> dict:
     return {label: tuple(map(list, zip(*points)))} if points else {}
 
 
-def write_json(path: str | Path, obj) -> None:
-    """Write ``obj`` to ``path`` as indented JSON, atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=1))
+def print_where(out: str | Path) -> None:
+    """The scripts' last line: where their results are."""
+    out = Path(out)
+    pngs = len(list(out.glob("*.png")))
+    print(f"Results are in {out}: table.md (the measured figures beside the book's), "
+          f"results.json (every epoch of every run) and {pngs} PNG "
+          f"figure{'s' if pngs != 1 else ''}.", flush=True)
 
 
-#### Figures
-FEW_POINTS = 40   # a line of at most this many points marks each one
-TITLE_WIDTH = 75  # characters per title line in a 7-inch-wide figure
-LABEL_WIDTH = 45  # characters per line of a legend entry
-# Lines of one plot: matplotlib's ten colours, then the same colours dashed,
-# and so on; each line a little narrower than the one before, so a line
-# drawn over an identical one leaves the first showing at its edges.
-LINE_STYLES = ("-", "--", "-.", ":")
-LINE_WIDTHS = (2.6, 1.2)  # the first line's width, and the last's
+#### The loop over a chapter's experiments
+class Data(NamedTuple):
+    """MNIST as mnist_loader.load_data_wrapper gives it."""
+    training: list
+    validation: list
+    test: list
 
 
-def plot_series(path: str | Path, series: Mapping[str, Sequence | tuple], *,
-                title: str, xlabel: str, ylabel: str, logx: bool = False,
-                logy: bool = False, references: Mapping[str, float | tuple] | None = None,
-                integer_x: bool = True) -> Path:
-    """Draw one line per entry of ``series`` into a PNG at ``path``; see
-    ``draw_series`` for what the arguments mean."""
-    fig, ax = figure(figsize=(7, 4.5))
-    draw_series(ax, series, title=title, xlabel=xlabel, ylabel=ylabel, logx=logx,
-                logy=logy, references=references, integer_x=integer_x)
-    fig.tight_layout()
-    return save_png(fig, path)
+# An experiment function of chapter3.py, chapter5.py or exercises.py: it
+# takes the data and the parsed arguments, and gives its Experiments and
+# any notes for table.md (captions, further measurements).
+ExperimentFunction = Callable[[Data, argparse.Namespace], tuple[list[Experiment], list[str]]]
 
 
-def draw_series(ax, series: Mapping[str, Sequence | tuple], *, title: str, xlabel: str,
-                ylabel: str, logx: bool = False, logy: bool = False,
-                references: Mapping[str, float | tuple] | None = None,
-                integer_x: bool = True) -> None:
-    """Draw one line per entry of ``series`` on the axes ``ax``, readable at
-    any length: each point marked where there are few, whole-number ticks
-    on the x axis (epochs) unless ``integer_x`` is False, the title wrapped
-    to fit, and a legend.
-
-    Each value of ``series`` is a list of y values (plotted against 0, 1,
-    2, ...) or a pair ``(xs, ys)``.  Each of ``references`` (the book's
-    figures, by label) is a number, drawn as a dashed horizontal line, or a
-    pair ``(xs, ys)``, drawn as dotted points.
-    """
-    xs_seen = set()
-    widest, narrowest = LINE_WIDTHS
-    for k, (label, values) in enumerate(series.items()):
-        xs, ys = _xy(values)
-        xs_seen.update(xs)
-        width = widest - (widest - narrowest) * k / max(1, len(series) - 1)
-        ax.plot(xs, ys, color=f"C{k % 10}", linestyle=LINE_STYLES[k // 10 % len(LINE_STYLES)],
-                linewidth=width, marker="o" if len(xs) <= FEW_POINTS else None,
-                markersize=2 + width, label=textwrap.fill(label, LABEL_WIDTH))
-    references = references or {}
-    # The book's points share the colour of the line they go with, where
-    # there is one reference per line; otherwise each gets its own.
-    paired = len(references) == len(series)
-    for k, (label, value) in enumerate(references.items()):
-        if isinstance(value, tuple):
-            xs, ys = _xy(value)
-            ax.plot(xs, ys, linestyle=":", marker="x",
-                    color=f"C{k if paired else k + len(series)}",
-                    label=textwrap.fill(label, LABEL_WIDTH))
-        else:
-            ax.axhline(value, linestyle="--", linewidth=1.2,
-                       color=f"C{k if paired else k + len(series)}",
-                       label=textwrap.fill(label, LABEL_WIDTH))
-    ax.set_title(textwrap.fill(title, TITLE_WIDTH), fontsize=10)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(textwrap.fill(ylabel, LABEL_WIDTH))
-    if logx:
-        ax.set_xscale("log")
-    if logy:
-        ax.set_yscale("log")
-    if integer_x and not logx:
-        from matplotlib.ticker import MaxNLocator
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if len(xs_seen) == 1:  # one epoch: a point in the middle, not at an edge
-            x = xs_seen.pop()
-            ax.set_xlim(x - 1, x + 1)
-            ax.set_xticks([x])
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-
-
-def _xy(values) -> tuple[list, list]:
-    if isinstance(values, tuple) and len(values) == 2:
-        return list(values[0]), list(values[1])
-    return list(range(len(values))), list(values)
-
-
-def digit_grid(images, *, columns: int = 10, labels=None, guesses=None,
-               cell: tuple[float, float] = (0.8, 1.0), pyplot: bool = False):
-    """MNIST images (rows of 784 pixels, or 28x28 arrays) drawn in rows of
-    ``columns``, as the book lays out its pictures of digits; returns the
-    figure, ``cell`` inches (80 x 100 pixels at 100 dpi) per image.
-
-    With ``labels``, each image's correct digit is written at its top
-    right (green); with ``guesses``, a classifier's answer at its bottom
-    right (red).  ``pyplot`` is ``figure``'s.
-    """
-    images = [np.asarray(image).reshape(28, 28) for image in images]
-    cols = max(1, min(columns, len(images)))
-    rows = max(1, math.ceil(len(images) / cols))
-    fig, axes = figure(rows, cols, squeeze=False, figsize=(cell[0] * cols, cell[1] * rows),
-                       pyplot=pyplot)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    for j, image in enumerate(images):
-        ax = axes.flat[j]
-        ax.matshow(image, cmap="binary")
-        if labels is not None:
-            ax.text(24, 5, str(labels[j]), color="green")
-        if guesses is not None:
-            ax.text(24, 24, str(guesses[j]), color="red")
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.98, wspace=0.1,
-                        hspace=0.1)
-    return fig
-
-
-def figure(nrows: int = 1, ncols: int = 1, squeeze: bool = True, *,
-           pyplot: bool = False, **kwargs):
-    """A new matplotlib ``Figure`` and its axes, made without pyplot unless
-    ``pyplot`` is true.
-
-    Such a figure opens no window, switches no backend and is not kept by
-    pyplot, so scripts and tests leave nothing behind, while a notebook
-    still shows a figure that a cell returns.  With ``pyplot=True`` it is
-    made by ``pyplot.figure`` instead, for a caller that will show it in a
-    window (see ``figure_display``): only pyplot's figures get one.
-    """
-    if pyplot:
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(**kwargs)
-    else:
-        from matplotlib.figure import Figure
-
-        fig = Figure(**kwargs)
-    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
-
-
-def figure_display() -> str:
-    """Where a figure drawn now can be seen, as matplotlib's backend decides:
-
-    - ``"notebook"``: Jupyter's inline backend (or the ipympl or nbagg
-      widgets), which shows a figure that a cell returns;
-    - ``"none"``: a backend that only writes files (agg, pdf, svg, ...),
-      as set by MPLBACKEND=agg or picked by matplotlib when there is no
-      display to open a window on (no $DISPLAY on Linux);
-    - ``"window"``: any other, a GUI toolkit's, where ``pyplot.show()``
-      opens a window.
-
-    Asking settles the backend if nothing has chosen it yet (matplotlib
-    tries the GUI toolkits, then agg), which imports pyplot: so a script
-    that only saves files never asks.
-    """
-    import matplotlib
-
-    try:  # matplotlib 3.9 and later
-        from matplotlib.backends import BackendFilter, backend_registry
-        windowless = backend_registry.list_builtin(BackendFilter.NON_INTERACTIVE)
-    except ImportError:
-        from matplotlib.rcsetup import non_interactive_bk as windowless
-    backend = matplotlib.get_backend().lower()
-    if any(name in backend for name in ("inline", "ipympl", "widget", "nbagg", "notebook")):
-        return "notebook"
-    return "none" if backend in windowless else "window"
-
-
-def save_png(fig, path: str | Path, dpi: int = 100) -> Path:
-    """Write ``fig`` to ``path`` as a PNG, atomically; return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
-    return path
-
-
-#### Checking a script's arguments, and its expected errors
-def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
-    """Parse ``argv`` and check the common options before any work starts:
-    every run's seed must be one numpy takes, and ``--out`` must be a folder
-    that can be made or written to.  A bad argument stops the script with
-    argparse's usage message and exit status 2."""
-    args = parser.parse_args(argv)
-    runs = runs_asked(args)
-    if args.seed + runs - 1 > MAX_SEED:
-        parser.error(f"--seed {args.seed} with {runs} runs goes past the largest "
-                     f"seed, {MAX_SEED}")
-    out = Path(args.out)
-    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
-    if not existing.is_dir():
-        parser.error(f"--out {out}: {existing} is not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        parser.error(f"--out {out}: cannot write in {existing}")
-    return args
-
-
-@contextlib.contextmanager
-def reported_errors(script: str, *expected: type[BaseException]) -> Iterator[None]:
-    """Inside the block, a missing or unfit file (an OSError or a
-    DataFileError, or one of ``expected``) ends the script with one line on
-    stderr, naming the problem and the file, and exit status 1 instead of a
-    traceback."""
-    try:
-        yield
-    except (OSError, DataFileError, *expected) as error:
-        print(f"{script}: {error}", file=sys.stderr, flush=True)
-        raise SystemExit(1) from None
+def run_chapter(title: str, experiments: Mapping[str, ExperimentFunction],
+                args: argparse.Namespace) -> str:
+    """Run the experiment functions that ``--only`` names (all, without it)
+    in turn on MNIST, saving the results after each one (so an interrupted
+    run keeps what it finished); print and return the table."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = Data(*mnist_loader.load_data_wrapper())
+    done, notes = [], []
+    table = ""
+    for name in args.only or list(experiments):
+        start = time.perf_counter()
+        found, found_notes = experiments[name](data, args)
+        done += found
+        notes += found_notes
+        notes.append(f"{name} took {time.perf_counter() - start:.0f} s")
+        table = save_results(args.out, title, done, "\n".join(f"- {note}" for note in notes))
+    print(table)
+    print_where(args.out)
+    return table

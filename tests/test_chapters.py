@@ -17,7 +17,7 @@ import chapter3
 import chapter5
 import mnist_loader
 import network2
-from reproduction import seed_all
+from reproduction import epochs_for, seed_all
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -179,9 +179,9 @@ def test_chapter3_takes_the_last_seed_for_its_one_quick_run(tmp_path, no_data,
     --quick the default three runs would go past it."""
     chosen = []
     monkeypatch.setattr(chapter3, "run_chapter",
-                        lambda title, experiments, names, opts: chosen.append(opts))
+                        lambda title, experiments, args: chosen.append(args))
     chapter3.main(["--seed", str(2**32 - 1), "--quick", "--out", str(tmp_path)])
-    assert chosen[0].seeds() == [2**32 - 1]
+    assert chosen[0].seeds == [2**32 - 1]
     with pytest.raises(SystemExit) as stopped:
         chapter3.main(["--seed", str(2**32 - 1), "--out", str(tmp_path)])
     assert stopped.value.code == 2
@@ -197,13 +197,17 @@ def test_chapter3_and_5_refuse_an_out_they_cannot_write(tmp_path, no_data, capsy
         assert "is not a folder" in capsys.readouterr().err
 
 
-def test_chapter3_options_keep_the_books_epochs_by_default(tmp_path):
-    opts = chapter3.Chapter3Options(out=tmp_path)
-    assert [opts.epochs(e) for e in (30, 60, 400)] == [30, 60, 400]
-    assert [opts.epochs(chapter3.EXAMPLES_SEEN / s) for s in (100, 1000, 50000)] == \
+def test_chapter3_options_keep_the_books_epochs_by_default(tmp_path, no_data, monkeypatch):
+    chosen = []
+    monkeypatch.setattr(chapter3, "run_chapter",
+                        lambda title, experiments, args: chosen.append(args))
+    chapter3.main(["--out", str(tmp_path)])
+    args = chosen[0]
+    assert [epochs_for(args, e) for e in (30, 60, 400)] == [30, 60, 400]
+    assert [epochs_for(args, chapter3.EXAMPLES_SEEN / s) for s in (100, 1000, 50000)] == \
         [15000, 1500, 30]
-    assert opts.seeds() == [12345678, 12345679, 12345680]
-    assert opts.sizes == chapter3.BOOK_SIZES
+    assert args.seeds == [12345678, 12345679, 12345680]
+    assert args.sizes == chapter3.BOOK_SIZES
 
 
 #### chapter5.py

@@ -17,10 +17,11 @@ import pytest
 from matplotlib.figure import Figure
 
 import conv
-import data_files
+import mnist_files
 import mnist_loader
 import network3
-import reproduction
+import plots
+from safe_files import DataFileError
 from network3 import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, sigmoid
 
 
@@ -132,58 +133,63 @@ def check_runs(nets, record, n, seed, epochs=1):
 
 
 def test_shallow_returns_its_nets_and_records_their_runs(small):
-    record = []
-    nets = conv.shallow(n=2, epochs=1, seed=7, data=small, record=record)
+    with conv.session(seed=7, data=small) as record:
+        nets = conv.shallow(n=2, epochs=1)
     assert isinstance(nets, list) and all(isinstance(net, network3.Network) for net in nets)
     check_runs(nets, record, 2, 7)
     assert describe(nets[0]) == [("fc", 784, 100, sigmoid, 0.0), ("softmax", 100, 10, 0.0)]
     assert [e.published for e in record] == ["97.80%"]
-    # Without record= nothing is kept anywhere but on the nets.
-    assert conv.shallow(n=1, epochs=1, seed=7, data=small)[0].seed == 7
+    # The session's list is the only record: nothing is kept anywhere else
+    # but on the nets.
+    with conv.session(seed=7, data=small):
+        assert conv.shallow(n=1, epochs=1)[0].seed == 7
+    assert len(record) == 1
 
 
 def test_same_seed_same_result_and_training_size(small):
-    a, b = [], []
-    conv.shallow(n=1, epochs=1, seed=3, training_size=20, data=small, record=a)
-    conv.shallow(n=1, epochs=1, seed=3, training_size=20, data=small, record=b)
+    with conv.session(seed=3, training_size=20, data=small) as a:
+        conv.shallow(n=1, epochs=1)
+    with conv.session(seed=3, training_size=20, data=small) as b:
+        conv.shallow(n=1, epochs=1)
     assert a[0].runs == b[0].runs
     assert "20 training images" in a[0].settings
     with pytest.raises(ValueError, match="training_size"):
-        conv.shallow(n=1, epochs=1, training_size=5, data=small)
+        with conv.session(training_size=5, data=small):
+            conv.shallow(n=1, epochs=1)
 
 
 def test_basic_conv_returns_the_last_net_for_plot_filters(small, tmp_path):
     """As in the book, plot_filters(basic_conv(), 0, 5, 4) draws the 20
     filters of the last net trained."""
-    record = []
-    net = conv.basic_conv(n=2, epochs=1, data=small, record=record)
+    with conv.session(data=small) as record:
+        net = conv.basic_conv(n=2, epochs=1)
     assert isinstance(net, network3.Network)
     assert net.seed == conv.SEED + 1  # the second of the two runs
     assert [run["seed"] for run in record[0].runs] == [conv.SEED, conv.SEED + 1]
     assert describe(net) == [CONV1 + (sigmoid,), ("fc", 2880, 100, sigmoid, 0.0),
                              ("softmax", 100, 10, 0.0)]
     path = tmp_path / "basic_conv_filters.png"
-    conv.plot_filters(conv.basic_conv(n=1, epochs=1, data=small), 0, 5, 4, filename=path)
+    with conv.session(data=small):
+        conv.plot_filters(conv.basic_conv(n=1, epochs=1), 0, 5, 4, filename=path)
+        omit = conv.omit_FC(n=1, epochs=1)
     assert png_size(path) == (5 * 60, 4 * 60)
-    omit = conv.omit_FC(n=1, epochs=1, data=small)
     assert describe(omit) == [CONV1 + (sigmoid,), ("softmax", 2880, 10, 0.0)]
 
 
 def test_dbl_conv_and_its_variants(small):
-    record = []
-    sig = conv.dbl_conv(n=1, epochs=1, data=small, record=record)
+    with conv.session(data=small) as record:
+        sig = conv.dbl_conv(n=1, epochs=1)
     assert describe(sig) == [CONV1 + (sigmoid,), CONV2 + (sigmoid,),
                              ("fc", 640, 100, sigmoid, 0.0), ("softmax", 100, 10, 0.0)]
     assert "eta 0.1" in record[0].settings
     assert record[0].published == "99.06%"
-    record = []
-    assert conv.dbl_conv_relu(lmbdas=(0.1,), n=1, epochs=1, data=small, record=record) is None
+    with conv.session(data=small) as record:
+        assert conv.dbl_conv_relu(lmbdas=(0.1,), n=1, epochs=1) is None
     [relu] = record
     assert relu.name == "dbl_conv_relu" and relu.published == "99.23%"
     assert "eta 0.03, lmbda 0.1," in relu.settings
-    record = []
-    assert conv.regularized_dbl_conv(lmbdas=(0.01, 1.0), n=1, epochs=1, data=small,
-                                     record=record) is None
+    with conv.session(data=small) as record:
+        assert conv.regularized_dbl_conv(lmbdas=(0.01, 1.0), n=1, epochs=1) is None
     assert [e.name for e in record] == ["regularized_dbl_conv lmbda=0.01",
                                         "regularized_dbl_conv lmbda=1.0"]
     assert [len(e.runs) for e in record] == [1, 1]
@@ -199,13 +205,14 @@ def test_the_lmbda_sweeps_default_to_the_books(small, monkeypatch):
             test_data, lmbda=0.0):
         calls.append((net.layers[0].activation_fn, epochs, mini_batch_size, eta, lmbda))
     monkeypatch.setattr(network3.Network, "SGD", sgd)
-    record = []
-    conv.dbl_conv_relu(data=small, record=record)
+    with conv.session(data=small) as record:
+        conv.dbl_conv_relu()
     nine = [0.0, 0.00001, 0.0001, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0]
     assert calls == [(ReLU, 60, 10, 0.03, lmbda) for lmbda in nine for _ in range(3)]
     assert len(record) == 9 and all(len(e.runs) == 3 for e in record)
     calls.clear()
-    conv.regularized_dbl_conv(data=small)
+    with conv.session(data=small):
+        conv.regularized_dbl_conv()
     assert calls == [(sigmoid, 60, 10, 0.1, lmbda) for lmbda in nine[1:] for _ in range(3)]
     # The script's --lmbdas (here run_experiments' lmbdas) narrows the sweep.
     calls.clear()
@@ -216,17 +223,18 @@ def test_the_lmbda_sweeps_default_to_the_books(small, monkeypatch):
 
 
 def test_expanded_data_architectures(small):
-    record = []
-    one = conv.expanded_data(300, runs=1, epochs=1, data=small, record=record)
+    with conv.session(data=small) as record:
+        one = conv.expanded_data(300, runs=1, epochs=1)
     check_runs([one], record, 1, conv.SEED)
     assert describe(one)[2:] == [("fc", 640, 300, ReLU, 0.0), ("softmax", 300, 10, 0.0)]
     assert record[0].published == "99.46%"
-    two = conv.expanded_data_double_fc(100, runs=1, epochs=1, data=small)
+    with conv.session(data=small):
+        two = conv.expanded_data_double_fc(100, runs=1, epochs=1)
     assert describe(two) == [CONV1 + (ReLU,), CONV2 + (ReLU,),
                              ("fc", 640, 100, ReLU, 0.0), ("fc", 100, 100, ReLU, 0.0),
                              ("softmax", 100, 10, 0.0)]
-    record = []
-    drop = conv.double_fc_dropout(0.5, 0.4, 0.3, 2, epochs=1, data=small, record=record)
+    with conv.session(data=small) as record:
+        drop = conv.double_fc_dropout(0.5, 0.4, 0.3, 2, epochs=1)
     check_runs(drop, record, 2, conv.SEED)
     assert describe(drop[1]) == [CONV1 + (ReLU,), CONV2 + (ReLU,),
                                  ("fc", 640, 1000, ReLU, 0.5), ("fc", 1000, 1000, ReLU, 0.4),
@@ -235,15 +243,16 @@ def test_expanded_data_architectures(small):
 
 
 def test_save_nets_keeps_every_net(small, tmp_path):
-    conv.shallow(n=2, epochs=1, seed=4, data=small, save_nets=tmp_path)
+    with conv.session(seed=4, data=small, save_nets=tmp_path):
+        conv.shallow(n=2, epochs=1)
     saved = sorted(tmp_path.iterdir())
     assert [p.name for p in saved] == ["shallow-seed4.pt", "shallow-seed5.pt"]
     assert network3.load(saved[1]).seed == 5
 
 
 def test_expanded_data_without_the_file_says_how_to_make_it(tmp_path, monkeypatch):
-    monkeypatch.setenv(data_files.DATA_DIR_ENV, str(tmp_path))
-    with pytest.raises(data_files.DataFileError, match="expand_mnist.py"):
+    monkeypatch.setenv(mnist_files.DATA_DIR_ENV, str(tmp_path))
+    with pytest.raises(DataFileError, match="expand_mnist.py"):
         conv.expanded_data(runs=1, epochs=1)
 
 
@@ -297,7 +306,8 @@ def test_plot_errors_lays_the_errors_out_in_rows_of_ten(tmp_path, small):
 
 
 def test_plot_filters(tmp_path, small):
-    net = conv.dbl_conv(n=1, epochs=1, data=small)
+    with conv.session(data=small):
+        net = conv.dbl_conv(n=1, epochs=1)
     conv.plot_filters(net, 0, 5, 4, tmp_path / "layer0.png")
     assert png_size(tmp_path / "layer0.png") == (5 * 60, 4 * 60)
     conv.plot_filters(net, 1, 8, 5, tmp_path / "layer1.png")
@@ -332,7 +342,7 @@ def backend(monkeypatch):
     ("tkagg", "window"), ("qtagg", "window")])
 def test_figure_display_follows_the_backend(backend, name, where):
     backend(name)
-    assert reproduction.figure_display() == where
+    assert plots.figure_display() == where
 
 
 def test_without_a_window_plot_filters_saves_a_new_png_here(untrained, tmp_path,
@@ -378,7 +388,7 @@ def test_with_a_window_the_plots_are_pyplots_figures_shown(untrained, small, tmp
                                                            monkeypatch, capsys):
     """A GUI backend is faked: pyplot (on agg here) makes the figure and its
     show() only records which figures it was asked to show."""
-    monkeypatch.setattr(conv, "figure_display", lambda: "window")
+    monkeypatch.setattr(plots, "figure_display", lambda: "window")
     monkeypatch.chdir(tmp_path)
     shown = []
     monkeypatch.setattr(plt, "show", lambda: shown.append(plt.get_fignums()))

@@ -9,10 +9,11 @@ import pytest
 import mnist_average_darkness
 import mnist_loader
 import mnist_svm
-from reproduction import (Experiment, Options, add_options, book_reference, digit_grid,
-                          draw_series, figure, make_parser, markdown_table, parse_args,
-                          printed_lines, repeat, reported_errors, save_results, seed_all,
-                          seeds, slug, summary)
+from plots import digit_grid, draw_series, figure
+from reproduction import (Experiment, book_reference, epoch_accuracies, epochs_for,
+                          make_parser, markdown_table, parse_args, printed_lines,
+                          reported_errors, save_results, seed_all, seeded_runs, seeds, slug,
+                          summary)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -36,39 +37,43 @@ def test_seed_all_repeats_both_generators():
 
 
 def test_quick_and_only_fill_in_the_options(tmp_path):
-    parser = make_parser("demo", epochs=30)
-    add_options(parser, ["first", "second"], "a quick look")
-    opts = Options.from_args(parser.parse_args(["--quick", "--out", str(tmp_path)]))
-    assert (opts.runs, opts.epochs(30), opts.epochs(400), opts.out) == (1, 3, 40, tmp_path)
+    parser = make_parser("demo", epochs=30, experiments=["first", "second"],
+                         quick="a quick look")
+    args = parse_args(parser, ["--quick", "--out", str(tmp_path)])
+    assert (args.runs, epochs_for(args, 30), epochs_for(args, 400), args.out) == \
+        (1, 3, 40, tmp_path)
     assert parser.parse_args(["--only", "second"]).only == ["second"]
-    opts = Options.from_args(parser.parse_args(["--epochs", "60", "--seed", "5"]))
-    assert (opts.runs, opts.epochs(30), opts.seeds()) == (3, 60, [5, 6, 7])
+    args = parse_args(parser, ["--epochs", "60", "--seed", "5"])
+    assert (args.runs, epochs_for(args, 30), args.seeds) == (3, 60, [5, 6, 7])
     with pytest.raises(SystemExit):
         parser.parse_args(["--only", "third"])
 
 
-def test_repeat_announces_and_seeds_every_run(capsys):
-    draws = repeat("demo", seeds(7, 3), lambda seed: (seed, random.random(), np.random.rand()))
+def test_seeded_runs_announce_and_seed_every_run(capsys):
+    draws = [(seed, random.random(), np.random.rand())
+             for seed in seeded_runs("demo", seeds(7, 3))]
     assert [d[0] for d in draws] == [7, 8, 9]
-    assert repeat("again", [8], lambda seed: (seed, random.random(), np.random.rand())) \
-        == [draws[1]]
+    assert [(seed, random.random(), np.random.rand())
+            for seed in seeded_runs("again", [8])] == [draws[1]]
     assert capsys.readouterr().out.splitlines() == [
         "# demo: run 1 of 3, seed 7", "# demo: run 2 of 3, seed 8",
         "# demo: run 3 of 3, seed 9", "# again: run 1 of 1, seed 8"]
 
 
-def test_experiment_repeat_records_each_run():
+def test_experiment_records_each_run():
     exp = Experiment("demo", "-")
-    results = exp.repeat([1, 2], lambda seed: [float(seed), 50.0])
+    results = []
+    for seed in seeded_runs(exp.name, [1, 2]):
+        results.append([float(seed), 50.0])
+        exp.add_run(seed, results[-1])
     assert results == [[1.0, 50.0], [2.0, 50.0]]
     assert exp.runs == [{"seed": 1, "accuracy": [1.0, 50.0]},
                         {"seed": 2, "accuracy": [2.0, 50.0]}]
-    # A run can give further series beside its accuracy, or be measured
-    # from what it returns.
+    # A run can record further series beside its accuracy, numpy's values
+    # as plain ones.
     exp = Experiment("series", "-")
-    exp.repeat([3], lambda seed: ([90.0], {"cost": [0.5]}))
-    exp.repeat([4], lambda seed: {"trained": seed},
-               measure=lambda result: ([float(result["trained"])], {"cost": [0.25]}))
+    exp.add_run(3, [90.0], cost=[0.5])
+    exp.add_run(4, np.array([4.0]), cost=np.array([0.25]))
     assert exp.runs == [{"seed": 3, "accuracy": [90.0], "cost": [0.5]},
                         {"seed": 4, "accuracy": [4.0], "cost": [0.25]}]
 
@@ -79,6 +84,13 @@ def test_printed_lines_echoes_and_collects(capsys):
         print("Epoch 1 complete")
     assert lines == ["Epoch 0: 9129 / 10000", "Epoch 1 complete"]
     assert capsys.readouterr().out == "Epoch 0: 9129 / 10000\nEpoch 1 complete\n"
+
+
+def test_epoch_accuracies_read_the_books_epoch_lines():
+    lines = ["# demo: run 1 of 1, seed 3", "Epoch 0: 9129 / 10000", "Epoch 1 complete",
+             "Epoch 1: 9295 / 10000", "Epoch 2: 50 / 200", "Epoch 3: 9300 / 10000 extra"]
+    assert epoch_accuracies(lines) == [91.29, 92.95, 25.0]
+    assert epoch_accuracies([]) == []
 
 
 def test_summary_and_table():
