@@ -25,12 +25,13 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-import data_files
+import mnist_files
 import mnist_loader
+import safe_files
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
-CHAPTERS = ("chapter1", "chapter2", "chapter3", "chapter5", "chapter6")
+CHAPTERS = ("chapter1", "chapter2", "chapter3", "chapter4", "chapter5", "chapter6")
 
 # Small settings for each notebook: a couple of epochs on a few thousand
 # images, so that all of them run in a few minutes on 2 CPU cores.
@@ -40,6 +41,8 @@ SMALL = {
     "chapter3": dict(epochs=2, training_size=2000, small_training_size=300, small_epochs=6,
                      long_epochs=2, more_data_sizes=[100, 300], more_data_examples=1000,
                      more_data_svm=True, neuron_epochs=30),
+    "chapter4": dict(bump_counts=[5, 10, 20], error_points=1001, grid_towers=4,
+                     surface_points=31),
     "chapter5": dict(epochs=1, training_size=2000, gradient_training_size=100,
                      speed_epochs=5),
     "chapter6": dict(epochs=1, dropout_epochs=1, training_size=500, ensemble_size=2),
@@ -192,6 +195,11 @@ def test_runs_top_to_bottom_with_small_settings(name, request, monkeypatch, mnis
         if "figure" in tags(cell):
             assert any("image/png" in output.get("data", {}) for output in cell.outputs), \
                 f"{name}: code cell {i} shows no figure:\n{cell.source}"
+    # The sliders' first drawings (kept in the widgets' state) raised no error.
+    widgets = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    for model in widgets.get("state", {}).values():
+        for output in model.get("state", {}).get("outputs", []):
+            assert output["output_type"] != "error", f"{name}: a widget's drawing failed: {output}"
     text = text_output(nb)
     if name in ("chapter1", "chapter3", "chapter5"):
         assert "Epoch 0" in text  # the book's progress lines were printed
