@@ -12,8 +12,12 @@ network.py's) ``Network``:
 - ``SoftmaxNetwork`` with ``LogLikelihoodCost``: a softmax output layer;
 - ``TanhNetwork``: tanh hidden neurons;
 - ``average_stopping_SGD``: an early-stopping rule other than the book's
-  no-improvement-in-n.
+  no-improvement-in-n, and ``compare_early_stopping``, both rules at one
+  patience on the same run;
+- ``weights_near_zero``: what L1 does to the weights that L2 does not.
 
+network2's own ``SGD`` answers the learning-rate schedule
+(``eta_schedule_n``) and trains the L2 and unregularized baselines.
 ``exercises.py`` measures each against its baseline.
 """
 
@@ -55,6 +59,16 @@ class L1Network(network2.Network):
         """The average cost plus the L1 term lmbda/n * sum |w|."""
         cost = super().total_cost(data, 0.0, convert)
         return cost + (lmbda / len(data)) * sum(np.abs(w).sum() for w in self.weights)
+
+
+def weights_near_zero(net, tolerance=0.01):
+    """The fraction of ``net``'s weights (every layer's together) with
+    |w| < ``tolerance``.  L1 moves every weight by the same eta*lmbda/n a
+    step, so a weight that the cost does not hold up reaches 0 and stays
+    within that step of it; L2's proportional shrinking only approaches 0.
+    Compare an ``L1Network`` with network2's at one lmbda."""
+    weights = np.concatenate([w.ravel() for w in net.weights])
+    return float(np.mean(np.abs(weights) < tolerance))
 
 
 #### Momentum
@@ -271,12 +285,76 @@ def average_stopping_SGD(net, training_data, max_epochs, mini_batch_size, eta,
                                     evaluation_data=evaluation_data,
                                     monitor_evaluation_accuracy=True)
         accuracies += accuracy
-        if len(accuracies) >= 2 * window:
-            recent = np.mean(accuracies[-window:])
-            before = np.mean(accuracies[-2 * window:-window])
-            if recent <= before:
-                break
+        if average_stalled(accuracies, window):
+            break
     return accuracies
+
+
+def average_stalled(accuracies, window):
+    """``average_stopping_SGD``'s rule: True once ``accuracies`` (one per
+    epoch so far) hold 2*window epochs and the mean of the last ``window``
+    is no higher than the mean of the ``window`` before them."""
+    if len(accuracies) < 2 * window:
+        return False
+    return np.mean(accuracies[-window:]) <= np.mean(accuracies[-2 * window:-window])
+
+
+def no_improvement_stop(accuracies, n):
+    """How many epochs network2's ``SGD`` with ``early_stopping_n=n`` runs
+    when its evaluation accuracies come out as ``accuracies``: it stops
+    after the first epoch that makes n in a row without a new best (one
+    strictly higher than every earlier accuracy); all of them if none does."""
+    n = _check_window(n, "n")
+    best, since_best = -np.inf, 0
+    for epoch, accuracy in enumerate(accuracies):
+        if accuracy > best:
+            best, since_best = accuracy, 0
+        else:
+            since_best += 1
+        if since_best >= n:
+            return epoch + 1
+    return len(accuracies)
+
+
+def average_stop(accuracies, window):
+    """How many epochs ``average_stopping_SGD`` with ``window`` runs when
+    its accuracies come out as ``accuracies``; all of them if it never stops."""
+    window = _check_window(window)
+    for epochs in range(1, len(accuracies) + 1):
+        if average_stalled(accuracies[:epochs], window):
+            return epochs
+    return len(accuracies)
+
+
+def compare_early_stopping(net, training_data, max_epochs, mini_batch_size, eta, lmbda,
+                           evaluation_data, patience=10):
+    """Both early-stopping rules at one ``patience`` p on the same run.
+
+    The problem asks how another rule compares with no-improvement-in-n.
+    Stopping only cuts a run short (nothing else in training depends on
+    it), so one run of ``max_epochs`` epochs of the book's ``SGD`` gives
+    the accuracies either rule would have seen, and where each would have
+    stopped: no-improvement-in-p (``no_improvement_stop``) and the moving
+    average with window p (``average_stop``), each waiting for p epochs
+    that bring no progress.  Returns ``(accuracies, stops)``: the
+    evaluation accuracy of every epoch, and for each rule a dict of the
+    ``epochs`` it runs, the ``best`` accuracy among them and the ``last``.
+    What to look for: which rule stops sooner, and what that costs in
+    accuracy.  A rule that never fires within the run reports
+    ``max_epochs``.
+    """
+    patience = _check_window(patience, "patience")
+    _, accuracies, _, _ = net.SGD(training_data, max_epochs, mini_batch_size, eta,
+                                  lmbda=lmbda, evaluation_data=evaluation_data,
+                                  monitor_evaluation_accuracy=True)
+    stops = {}
+    for rule, epochs in ((f"no improvement in {patience}",
+                          no_improvement_stop(accuracies, patience)),
+                         (f"moving average, window {patience}",
+                          average_stop(accuracies, patience))):
+        stops[rule] = {"epochs": epochs, "best": max(accuracies[:epochs], default=None),
+                       "last": accuracies[epochs - 1] if epochs else None}
+    return accuracies, stops
 
 
 #### Checking the caller's input
@@ -286,7 +364,7 @@ def _check_momentum(mu):
     return float(mu)
 
 
-def _check_window(window):
+def _check_window(window, name="window"):
     if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be an integer >= 1; got {window!r}")
+        raise ValueError(f"{name} must be an integer >= 1; got {window!r}")
     return window

@@ -75,9 +75,14 @@ def test_l1_leaves_more_weights_near_zero_than_l2():
     l1, l2 = L1Network([20, 10, 3], seed=4), network2.Network([20, 10, 3], seed=4)
     for net in (l1, l2):
         net.SGD(data, 30, 10, 0.5, lmbda=5.0)
-    def near_zero(net):
-        return sum(int((np.abs(w) < 0.02).sum()) for w in net.weights)
-    assert near_zero(l1) > 2 * near_zero(l2)
+    assert exercises3.weights_near_zero(l1, 0.02) > 2 * exercises3.weights_near_zero(l2, 0.02)
+
+
+def test_weights_near_zero_counts_every_layer():
+    net = network2.Network([2, 2, 1], seed=0)
+    net.weights = [np.array([[0.001, 0.5], [-0.005, 2.0]]), np.array([[-0.3, 0.009]])]
+    assert exercises3.weights_near_zero(net) == 0.5
+    assert exercises3.weights_near_zero(net, 0.006) == pytest.approx(2 / 6)
 
 
 #### Momentum
@@ -195,6 +200,71 @@ def test_average_stopping_stops_when_the_moving_average_stalls():
                                                window=2)) == 10
     with pytest.raises(ValueError, match="window must be an integer >= 1"):
         exercises3.average_stopping_SGD(net, [], 10, 10, 0.5, 0.0, [], window=0)
+
+
+def test_average_stop_is_where_average_stopping_sgd_stops():
+    for accuracies in ([1, 2, 3, 4, 5, 3, 4, 9, 9, 9], [1, 2, 3, 4, 5, 4, 6, 7, 8, 9],
+                       [5, 9, 1, 9.5, 1, 9.7, 1, 9.8]):
+        net = ScriptedNet(accuracies)
+        ran = exercises3.average_stopping_SGD(net, [], len(accuracies), 10, 0.5, 0.0, [],
+                                              window=2)
+        assert exercises3.average_stop(accuracies, 2) == len(ran)
+
+
+def test_no_improvement_stop_is_where_network2s_early_stopping_stops():
+    # a constructed sequence: the best (3) at epoch 2, then 3, 2: two in a row
+    assert exercises3.no_improvement_stop([1, 2, 3, 3, 2, 4, 4, 4], 2) == 5
+    assert exercises3.no_improvement_stop([1, 2, 3, 3, 2, 4, 4, 4], 3) == 8
+    # and network2's own rule on a real run: a step too small to change the
+    # network keeps the accuracy where it was, so it stops after n + 1 epochs
+    data = pairs(4, 30)
+    evaluation = [(x, int(np.argmax(y))) for x, y in pairs(5, 20)]
+    epochs_run = []
+    for eta in (1e-300, 2.0):
+        net, twin = network2.Network([4, 6, 3], seed=3), network2.Network([4, 6, 3], seed=3)
+        _, stopped, _, _ = net.SGD(data, 40, 5, eta, evaluation_data=evaluation,
+                                   monitor_evaluation_accuracy=True, early_stopping_n=4)
+        _, full, _, _ = twin.SGD(data, 40, 5, eta, evaluation_data=evaluation,
+                                 monitor_evaluation_accuracy=True)
+        assert stopped == full[:len(stopped)]
+        assert exercises3.no_improvement_stop(full, 4) == len(stopped)
+        epochs_run.append(len(stopped))
+    assert epochs_run[0] == 5 and epochs_run[1] > 5
+    with pytest.raises(ValueError, match="n must be an integer >= 1; got 0"):
+        exercises3.no_improvement_stop([1, 2], 0)
+
+
+class WholeRunNet:
+    """A stand-in for a network2 Network whose SGD reports ``accuracies``
+    for a run of that many epochs."""
+
+    def __init__(self, accuracies):
+        self.accuracies = accuracies
+
+    def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0,
+            evaluation_data=None, monitor_evaluation_accuracy=False):
+        assert epochs == len(self.accuracies) and monitor_evaluation_accuracy
+        return [], list(self.accuracies), [], []
+
+
+def test_compare_early_stopping_reports_each_rule_on_the_same_run():
+    # A plateau: no-improvement-in-2 stops at it; the moving averages of 2
+    # never fall, so that rule runs on.
+    run = [1, 2, 3, 4, 4, 4, 5, 6, 7, 8]
+    accuracies, stops = exercises3.compare_early_stopping(
+        WholeRunNet(run), [], 10, 10, 0.5, 0.0, [], patience=2)
+    assert accuracies == run
+    assert stops == {"no improvement in 2": {"epochs": 6, "best": 4, "last": 4},
+                     "moving average, window 2": {"epochs": 10, "best": 8, "last": 8}}
+    # A new best every other epoch, lower averages: the averages stop first.
+    run = [5, 9, 1, 9.5, 1, 9.7, 1, 9.8]
+    _, stops = exercises3.compare_early_stopping(WholeRunNet(run), [], 8, 10, 0.5, 0.0, [],
+                                                 patience=2)
+    assert stops["no improvement in 2"]["epochs"] == 8
+    assert stops["moving average, window 2"] == {"epochs": 4, "best": 9.5, "last": 9.5}
+    with pytest.raises(ValueError, match="patience must be an integer >= 1"):
+        exercises3.compare_early_stopping(WholeRunNet(run), [], 8, 10, 0.5, 0.0, [],
+                                          patience=0)
 
 
 #### The script

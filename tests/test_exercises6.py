@@ -210,15 +210,154 @@ def test_exercises_script_refuses_bad_arguments_before_loading_data(argv, messag
 
 def test_exercises_script_says_in_one_line_that_the_data_is_unfit(tmp_path, monkeypatch,
                                                                   capsys):
-    import data_files
     import exercises
     import mnist_loader
+    import safe_files
 
     def unfit():
-        raise data_files.DataFileError("data/mnist.pkl.gz: not a plain data pickle")
+        raise safe_files.DataFileError("data/mnist.pkl.gz: not a plain data pickle")
     monkeypatch.setattr(mnist_loader, "load_data_wrapper", unfit)
     with pytest.raises(SystemExit) as stopped:
         exercises.main(["--only", "softmax", "--out", str(tmp_path)])
     assert stopped.value.code == 1
     assert capsys.readouterr().err == \
         "exercises.py: data/mnist.pkl.gz: not a plain data pickle\n"
+
+
+#### ReLU initialization, gradient norms, eta as a function of the epoch
+def test_dbl_conv_layers_are_the_books_relu_net():
+    layers = exercises6.dbl_conv_layers(10)
+    assert [type(l).__name__ for l in layers] == ["ConvPoolLayer", "ConvPoolLayer",
+                                                  "FullyConnectedLayer", "SoftmaxLayer"]
+    assert all(l.activation_fn is network3.ReLU for l in layers[:3])
+    assert layers[1].filter_shape == (40, 20, 5, 5) and layers[2].n_in == 640
+    assert Network(layers, 10).predict(torch.zeros(2, 784)).shape == (2,)
+    assert [exercises6.fan_in(l) for l in layers] == [25, 500, 640, 100]
+
+
+def test_he_initialize_rescales_each_relu_layer_to_std_sqrt_2_over_n_in():
+    np.random.seed(3)
+    fresh = exercises6.dbl_conv_layers(10)
+    np.random.seed(3)
+    he = exercises6.he_initialize(exercises6.dbl_conv_layers(10))
+    for layer, twin, n_in, default_std in zip(he[:3], fresh, (25, 500, 640),
+                                              (math.sqrt(4 / 500), math.sqrt(4 / 1000), 0.1)):
+        factor = math.sqrt(2 / n_in) / default_std
+        torch.testing.assert_close(layer.w, twin.w * factor, rtol=1e-6, atol=0)
+        assert torch.count_nonzero(layer.b) == 0
+        # the draws have the stated spread (20,000 and 64,000 weights: within 2%)
+        if layer.w.numel() > 10000:
+            assert layer.w.std().item() == pytest.approx(math.sqrt(2 / n_in), rel=0.02)
+    assert torch.count_nonzero(he[3].w) == 0        # the softmax layer keeps its zeros
+    kept = exercises6.he_initialize(exercises6.dbl_conv_layers(10), zero_biases=False)
+    assert torch.count_nonzero(kept[0].b) == 20
+    with pytest.raises(ValueError, match="already initialized"):
+        exercises6.he_initialize(he)
+    with pytest.raises(ValueError, match="no layer uses ReLU"):
+        exercises6.he_initialize(small_layers(0))
+
+
+def tiny_relu_net(seed):
+    rng = np.random.RandomState(seed)
+    return ScheduledNetwork([
+        network3.ConvPoolLayer(image_shape=(5, 1, 28, 28), filter_shape=(2, 1, 5, 5),
+                               poolsize=(2, 2), activation_fn=network3.ReLU, rng=rng),
+        FullyConnectedLayer(n_in=2 * 12 * 12, n_out=3, activation_fn=network3.ReLU, rng=rng),
+        SoftmaxLayer(n_in=3, n_out=10)], 5)
+
+
+def average_cost(net, x, y):
+    """The log-likelihood averaged over (x, y), in float64, on the
+    inference path."""
+    with torch.no_grad():
+        net.feedforward(x)
+        z = net.layers[-1].z.double()
+        return float(torch.nn.functional.cross_entropy(z, y))
+
+
+def test_hidden_gradient_norms_are_the_norms_of_finite_difference_gradients():
+    net = tiny_relu_net(1)
+    with torch.no_grad():
+        net.layers[-1].w.normal_(0, 1, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(1)
+    x = torch.rand(300, 784, generator=generator)       # more than one batch of 128
+    y = torch.randint(0, 10, (300,), generator=generator)
+    on_device = x.to(network3.device), y.to(network3.device)
+    h = 1e-2
+    expected = []
+    for layer in net.layers[:-1]:
+        grad = []
+        for i in range(layer.b.numel()):
+            with torch.no_grad():
+                layer.b[i] += h
+            up = average_cost(net, *on_device)
+            with torch.no_grad():
+                layer.b[i] -= 2 * h
+            down = average_cost(net, *on_device)
+            with torch.no_grad():
+                layer.b[i] += h
+            grad.append((up - down) / (2 * h))
+        expected.append(float(np.linalg.norm(grad)))
+    found = exercises6.hidden_gradient_norms(net, (x, y))
+    assert len(found) == 2 and min(found) > 1e-3
+    np.testing.assert_allclose(found, expected, rtol=2e-3)
+    assert exercises6.hidden_gradient_norms(net, (x.numpy(), y.numpy())) == found
+    with pytest.raises(ValueError, match="gradient_data: images of shape"):
+        net.SGD((x, y), 1, 5, 0.1, (x, y), None, gradient_data=(x[:, :100], y))
+    with pytest.raises(ValueError, match="labels of shape"):
+        exercises6.hidden_gradient_norms(net, (x, y[:10]))
+
+
+def test_gradient_norms_are_recorded_each_epoch_without_changing_training(mnist, tmp_path):
+    training, validation, _ = mnist
+    gradient_data = (training[0][:50], training[1][:50])
+    net, plain = tiny_relu_net(2), tiny_relu_net(2)
+    at_start = exercises6.hidden_gradient_norms(net, gradient_data)
+    printed(net.SGD, training, 3, 5, 0.05, validation, None, gradient_data=gradient_data)
+    printed(plain.SGD, training, 3, 5, 0.05, validation, None)
+    for a, b in zip(params(net), params(plain)):
+        assert torch.equal(a, b)
+    assert net.validation_accuracies == plain.validation_accuracies
+    assert len(net.gradient_norms) == 4 and net.gradient_norms[0] == at_start
+    assert net.gradient_norms[-1] == exercises6.hidden_gradient_norms(net, gradient_data)
+    assert net.gradient_norms[1] != net.gradient_norms[0]
+    assert plain.gradient_norms == []
+    path = exercises6.plot_gradient_norms(net, tmp_path / "norms.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eta_function_sets_the_eta_of_each_epoch(mnist):
+    training, validation, _ = mnist
+    etas = [0.5, 0.1, 0.02]
+    net = exercises6.EtaFunctionNetwork(small_layers(7), 10)
+    printed(net.SGD, training, 3, 10, lambda epoch: etas[epoch], validation, None, 0.5)
+    assert net.eta_history == etas
+    # the same as three one-epoch runs of network3's SGD, one at each eta
+    plain = Network(small_layers(7), 10)
+    for eta in etas:
+        printed(plain.SGD, training, 1, 10, eta, validation, None, 0.5)
+    for a, b in zip(params(net), params(plain)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # a number is network3's eta; later steps outside SGD take the eta given
+    number = exercises6.EtaFunctionNetwork(small_layers(8), 10)
+    printed(number.SGD, training, 2, 10, 0.3, validation, None)
+    assert number.eta_history == [0.3, 0.3]
+    before = params(net)
+    net.update_mini_batch(training[0][:10], training[1][:10], 0.0, 0.0, 50)
+    assert all(torch.equal(a, b) for a, b in zip(before, params(net)))
+
+
+def test_eta_function_stops_early_and_refuses_what_it_cannot_do(mnist):
+    training, validation, _ = mnist
+    net = exercises6.EtaFunctionNetwork(small_layers(9), 10)
+    # steps too small to change float32 weights: no new best after epoch 0
+    printed(net.SGD, training, 20, 10, lambda j: 1e-12 * (j + 1), validation, None,
+            early_stopping_n=2)
+    assert net.eta_history == [1e-12, 2e-12, 3e-12] and net.stop_reason == "early_stopping"
+    with pytest.raises(ValueError, match="eta_schedule_n must be 0"):
+        net.SGD(training, 2, 10, lambda j: 0.1, validation, None, eta_schedule_n=1)
+    with pytest.raises(ValueError, match=r"eta\(1\) gave nan; the learning rate must be"):
+        printed(net.SGD, training, 3, 10, lambda j: 0.1 if j == 0 else float("nan"),
+                validation, None)
+    with pytest.raises(ValueError, match=r"eta\(0\) gave '0.1'"):
+        net.SGD(training, 1, 10, lambda j: "0.1", validation, None)
