@@ -96,9 +96,11 @@ class ClassifyError(ValueError):
 
 
 #### Making an MNIST digit of an image
-def mnist_image(source) -> np.ndarray:
+def mnist_image(source, name: str | None = None) -> np.ndarray:
     """The 28x28 MNIST-style digit (floats in [0, 1], ink 1) of the image
-    at path ``source`` (or of a PIL image), made as MNIST's digits were.
+    at path ``source`` (or of a PIL image, or of an image file held in
+    memory: ``io.BytesIO(data)``), made as MNIST's digits were.  Messages
+    call it ``name``, by default its file's name.
 
     The paper is found in the picture's frame, its outer ``FRAME`` on each
     side, where a picture of one digit shows only paper: a smooth surface
@@ -110,7 +112,7 @@ def mnist_image(source) -> np.ndarray:
     a digit on even white paper.  On even paper this is the old rule: ink
     is the paper's level less the pixel's.
     """
-    name = _shown(getattr(source, "filename", None) or str(source))
+    name = _shown(name or getattr(source, "filename", None) or str(source))
     if isinstance(source, Image.Image):
         gray = _grayscale(source, name)
     else:
@@ -348,6 +350,14 @@ def load_net(path):
 def classify(net, digit: np.ndarray) -> tuple[int, float]:
     """The digit ``net`` sees in a 28x28 image, and its confidence (see the
     module's docstring)."""
+    j, confidence, _ = classify_with_outputs(net, digit)
+    return j, confidence
+
+
+def classify_with_outputs(net, digit: np.ndarray) -> tuple[int, float, np.ndarray]:
+    """``classify``'s digit and confidence, and the ten output activations
+    they come from: network.py's and network2.py's sigmoid outputs,
+    network3's softmax probabilities (draw.py shows them as bars)."""
     x = np.asarray(digit, dtype=np.float64).reshape(MNIST_SIZE * MNIST_SIZE, 1)
     if hasattr(net, "sizes"):             # network.py or network2.py
         outputs = net.feedforward(x)[:, 0]
@@ -357,9 +367,9 @@ def classify(net, digit: np.ndarray) -> tuple[int, float]:
         import network3
         with torch.no_grad():
             net.feedforward(torch.as_tensor(x.T, dtype=torch.float32).to(network3.device))
-            share = net.output[0].double().cpu().numpy()
+            share = outputs = net.output[0].double().cpu().numpy()
     j = int(np.argmax(share))
-    return j, float(share[j])
+    return j, float(share[j]), outputs
 
 
 #### The default network
@@ -401,7 +411,7 @@ def default_network():
               f"({accuracy:.2%} on MNIST's test images)")
         return net
     recipe = DEFAULT_RECIPE
-    print(f"No --net given: training the default network (network2 {recipe['sizes']}, "
+    print(f"Training the default network (network2 {recipe['sizes']}, "
           f"{recipe['epochs']} epochs) once; it is kept in {path}", flush=True)
     net, accuracy = train_default_net()
     keep_default_net(net, accuracy, path)

@@ -3,6 +3,7 @@ as the same digits; bad images get clear messages; the command line: its
 checks, the default network kept between runs, files that are not
 networks."""
 
+import io
 import json
 import os
 import subprocess
@@ -95,6 +96,28 @@ def test_bad_images_get_clear_messages(tmp_path):
     with pytest.raises(classify.ClassifyError, match="2 digits side by side"):
         classify.mnist_image(tmp_path / "two.png")
 
+
+def test_an_image_held_in_memory_reads_like_its_file_with_all_ten_outputs(tmp_path, mnist,
+                                                                          trained):
+    """What draw.py uses: a PNG's bytes, named in messages as asked, and the
+    ten output activations behind classify's answer."""
+    from network3 import Network, SoftmaxLayer
+    path = write_large(tmp_path / "seven.png", mnist[2][0][0])
+    digit = classify.mnist_image(path)
+    in_memory = classify.mnist_image(io.BytesIO(path.read_bytes()), name="the drawing")
+    np.testing.assert_array_equal(in_memory, digit)
+    with pytest.raises(classify.ClassifyError, match=r"^the drawing: not an image"):
+        classify.mnist_image(io.BytesIO(b"not an image"), name="the drawing")
+    j, confidence, outputs = classify.classify_with_outputs(trained, digit)
+    assert (j, confidence) == classify.classify(trained, digit)
+    np.testing.assert_array_equal(outputs, trained.feedforward(digit.reshape(784, 1))[:, 0])
+    chapter6 = Network([SoftmaxLayer(n_in=784, n_out=10)], 10, seed=3)
+    with torch_no_grad():
+        chapter6.layers[0].w.normal_()
+    j, confidence, outputs = classify.classify_with_outputs(chapter6, digit)
+    assert (j, confidence) == classify.classify(chapter6, digit)
+    assert outputs.shape == (10,) and abs(outputs.sum() - 1) < 1e-6
+    assert confidence == outputs[j] == outputs.max()
 
 def test_command_line_with_network_py_and_network3_files(tmp_path, mnist, capsys):
     import network3
@@ -217,7 +240,7 @@ def test_the_default_network_is_trained_once_then_reused(tmp_path, mnist, monkey
     assert classify.main([image]) == 0
     out = capsys.readouterr().out
     assert len(calls) == 1 and path.exists()
-    assert f"No --net given: training the default network (network2 [784, 30, 10]" in out
+    assert f"Training the default network (network2 [784, 30, 10]" in out
     assert f"once; it is kept in {path}\n" in out
     kept = network2.load(path)
     assert classify.main([image]) == 0
@@ -627,6 +650,7 @@ def test_an_image_over_the_pixel_budget_is_refused_from_its_header(tmp_path):
     assert err == ""
 
 
+@pytest.mark.slow
 def test_images_just_within_the_budget_are_read_within_a_memory_limit(tmp_path):
     """Each has 59.3 million pixels: an RGBA PNG (4 bytes a pixel once
     decoded) and a float TIFF, the deepest; both within 384 MiB."""
