@@ -316,8 +316,10 @@ def hidden_gradient_norms(net: Network, data) -> list[float]:
 def plot_gradient_norms(net: ScheduledNetwork, path, title: str = ""):
     """Draw ``net.gradient_norms`` (from SGD with ``gradient_data``), one
     line per hidden layer on a log scale, epoch 0 being the start, into a
-    PNG: chapter 5's speed-of-learning plot for a network3 net."""
-    norms = np.array(net.gradient_norms)
+    PNG: chapter 5's speed-of-learning plot for a network3 net.  A norm of
+    0 (every norm at the start) has no place on a log scale and is left out."""
+    norms = np.array(net.gradient_norms, dtype=float)
+    norms[norms == 0] = np.nan
     return plot_series(path, {f"layer {j + 1} ({type(layer).__name__})": norms[:, j]
                               for j, layer in enumerate(net.layers[:-1])},
                        title=title or "speed of learning of each hidden layer",

@@ -284,3 +284,69 @@ def test_script_writes_each_run_with_its_seed(tmp_path):
     assert "2 (5, 6)" in (tmp_path / "table.md").read_text()
     assert (tmp_path / "ch3-comparison.png").read_bytes()[:4] == b"\x89PNG"
     assert not (tmp_path / "ch1-comparison.png").exists()
+
+
+@pytest.fixture(scope="module")
+def mnist_wrapped():
+    import mnist_loader
+    return mnist_loader.load_data_wrapper()
+
+
+@pytest.fixture
+def few_images(mnist_wrapped, monkeypatch):
+    """The script's data cut to 2,000 training and 500 validation and test
+    images, so that its rows run in seconds."""
+    import mnist_loader
+    training, validation, test = mnist_wrapped
+    monkeypatch.setattr(mnist_loader, "load_data_wrapper",
+                        lambda: (training[:2000], validation[:500], test[:500]))
+
+
+@pytest.mark.slow
+def test_script_rows_for_the_schedule_regularization_early_stopping_and_starts(
+        tmp_path, few_images):
+    import json
+
+    import exercises
+    exercises.main(["--only", "no_hidden_layer_start", "small_data_regularization",
+                    "schedule", "early_stopping", "--quick", "--out", str(tmp_path)])
+    rows = {row["name"]: row for row in
+            json.loads((tmp_path / "results.json").read_text())["experiments"]}
+    assert list(rows) == [
+        "ch1 [784, 10], N(0, 1) start, QuadraticCost",
+        "ch1 [784, 10], N(0, 1/784) start, QuadraticCost",
+        "ch1 [784, 10], N(0, 1) start, CrossEntropyCost",
+        "ch1 [784, 10], N(0, 1/784) start, CrossEntropyCost",
+        "ch3 1,000 images: no regularization", "ch3 1,000 images: L2, lmbda 0.1",
+        "ch3 1,000 images: L1, lmbda 0.1", "ch3 learning-rate schedule (eta_schedule_n 10)",
+        "ch3 early stopping: the whole run, no rule",
+        "ch3 early stopping: no improvement in 10",
+        "ch3 early stopping: moving average, window 10"]
+    assert all(len(row["runs"]) == 1 for row in rows.values())     # --quick: one run
+    for name, row in rows.items():
+        if name.startswith("ch1"):
+            [run] = row["runs"]
+            assert len(run["accuracy"]) == 1 and len(run["digit_recall"]) == 10
+            assert "1 epochs, test" in row["settings"]
+    near_zero = {}
+    for label in ("no regularization", "L2, lmbda 0.1", "L1, lmbda 0.1"):
+        row = rows[f"ch3 1,000 images: {label}"]
+        assert "1,000 training images" in row["settings"] and "40 epochs" in row["settings"]
+        assert len(row["runs"][0]["accuracy"]) == 40
+        near_zero[label] = row["runs"][0]["weights_near_zero"]
+    # L1 steps every weight towards 0 by the same amount: more end up near it
+    assert near_zero["L1, lmbda 0.1"] > near_zero["L2, lmbda 0.1"]
+    assert "L1Network" in rows["ch3 1,000 images: L1, lmbda 0.1"]["settings"]
+    [run] = rows["ch3 learning-rate schedule (eta_schedule_n 10)"]["runs"]
+    assert len(run["eta"]) == len(run["accuracy"]) <= 30 and run["eta"][0] == 0.5
+    [whole] = rows["ch3 early stopping: the whole run, no rule"]["runs"]
+    assert len(whole["accuracy"]) == 6
+    for rule in ("no improvement in 10", "moving average, window 10"):
+        [cut] = rows[f"ch3 early stopping: {rule}"]["runs"]
+        assert cut["accuracy"] == whole["accuracy"][:len(cut["accuracy"])]
+    table = (tmp_path / "table.md").read_text()
+    assert "digits recognised in under half of their test images" in table
+    assert "weights with |w| < 0.01 at the end" in table
+    assert "eta 0.5 -> " in table and "epochs used [6]" in table
+    for chapter in ("ch1", "ch3"):
+        assert (tmp_path / f"{chapter}-comparison.png").read_bytes()[:4] == b"\x89PNG"

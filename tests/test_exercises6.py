@@ -166,6 +166,7 @@ def test_augmented_step_is_the_books_step_on_augmented_images(mnist):
     torch.testing.assert_close(still.augment(x), x, atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_script_conv_rows_on_a_few_images(tmp_path):
     import json
 
@@ -361,3 +362,37 @@ def test_eta_function_stops_early_and_refuses_what_it_cannot_do(mnist):
                 validation, None)
     with pytest.raises(ValueError, match=r"eta\(0\) gave '0.1'"):
         net.SGD(training, 1, 10, lambda j: "0.1", validation, None)
+
+
+@pytest.mark.slow
+def test_script_relu_start_and_eta_function_rows_on_a_few_images(tmp_path):
+    import json
+
+    import exercises
+    exercises.main(["--only", "relu_start", "eta_function", "--epochs", "6", "--runs", "1",
+                    "--seed", "3", "--conv-training-size", "200",
+                    "--conv-validation-size", "100", "--out", str(tmp_path)])
+    rows = json.loads((tmp_path / "results.json").read_text())["experiments"]
+    assert [row["name"] for row in rows] == [
+        "ch6 dbl_conv_relu, network3's start", "ch6 dbl_conv_relu, He start",
+        "ch6 basic conv, eta 0.1 throughout", "ch6 eta a function of the epoch: 0.1 -> 0.01"]
+    for row in rows[:2]:                  # --epochs 6: the 10-epoch runs take 2
+        assert "200 training images, 2 epochs, eta 0.03" in row["settings"]
+        assert "gradient norms on the first 200 training images" in row["settings"]
+        [run] = row["runs"]
+        assert len(run["accuracy"]) == 2
+        norms = np.array(run["gradient_norms"])
+        assert norms.shape == (3, 3) and np.all(norms[0] == 0) and np.all(norms[1:] > 0)
+        start = "network3" if "network3" in row["name"] else "he"
+        png = tmp_path / f"ch6-gradient-norms-{start}-seed-3.png"
+        assert png.read_bytes()[:4] == b"\x89PNG"
+    assert "He start (weights std sqrt(2/n_in), biases 0)" in rows[1]["settings"]
+    assert rows[0]["runs"][0]["gradient_norms"] != rows[1]["runs"][0]["gradient_norms"]
+    assert "eta 0.1 -> 0.01" in rows[3]["settings"]
+    assert [row["runs"][0]["eta"] for row in rows] == [[0.03, 0.03], [0.03, 0.03],
+                                                       [0.1, 0.1], [0.1, 0.01]]
+    assert all(len(row["runs"][0]["accuracy"]) == 2 for row in rows[2:])
+    table = (tmp_path / "table.md").read_text()
+    assert "'ch6 eta a function of the epoch: 0.1 -> 0.01' (first run): 0.1, 0.01" in table
+    assert "norm of dC/db of hidden layers 1, 2, 3" in table
+    assert (tmp_path / "ch6-comparison.png").read_bytes()[:4] == b"\x89PNG"
