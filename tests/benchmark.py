@@ -16,7 +16,8 @@ default cross-entropy cost, eta 0.5, lmbda 5.0), at mini-batch 10, for
 [784, 30, 10] and [784, 100, 10], one epoch on the 50,000 training images:
 
 (a) ``net.SGD`` (no monitoring), best of three epochs;
-(b) the book's per-example loop (``per_example_epoch``) under one BLAS thread;
+(b) the book's per-example loop (``per_example_epoch`` of
+    ``tests/reference_loops.py``) under one BLAS thread;
 (c) a PyTorch CPU loop of the same net (``nn.Sequential`` of ``nn.Linear``
     and ``nn.Sigmoid`` in float64, the same cost, ``torch.optim.SGD``,
     ``torch.randperm`` shuffling, mini-batches by slicing; one thread),
@@ -54,42 +55,13 @@ import mnist_files  # noqa: E402
 import mnist_loader  # noqa: E402
 import network  # noqa: E402
 import network2  # noqa: E402
+from reference_loops import per_example_epoch  # noqa: E402
 
 MINI_BATCH = 10
 SIZES = ([784, 30, 10], [784, 100, 10])
 ROUNDS = 3  # epochs of (a) and of (c), alternated
 # Per module: the module, eta, lmbda (None: network.py has no lmbda).
 SETTINGS = {"network": (network, 3.0, None), "network2": (network2, 0.5, 5.0)}
-
-
-#### The book's algorithm, literally (tests/test_network.py uses it too)
-
-def per_example_epoch(net, data, mini_batch_size, eta, n_batches,
-                      lmbda=0.0, n=None):
-    """One epoch of the book's algorithm run literally, for comparison.
-
-    Shuffles the list ``data`` in place with ``random.shuffle`` (as the
-    book's SGD does once per epoch), then for each of the first
-    ``n_batches`` mini-batches calls ``net.backprop`` on every example, adds
-    up the gradients and sets w = (1 - eta*lmbda/n) w - (eta/m) sum_w and
-    b = b - (eta/m) sum_b.  With the default ``lmbda=0`` that is network.py's
-    update; ``lmbda`` and ``n`` (default ``len(data)``) give network2's L2
-    weight decay.
-    """
-    n = len(data) if n is None else n
-    decay = 1 - eta * (lmbda / n)
-    random.shuffle(data)
-    for k in range(0, n_batches * mini_batch_size, mini_batch_size):
-        batch = data[k:k + mini_batch_size]
-        sum_b = [np.zeros(b.shape) for b in net.biases]
-        sum_w = [np.zeros(w.shape) for w in net.weights]
-        for x, y in batch:
-            grad_b, grad_w = net.backprop(x, y)
-            sum_b = [s + g for s, g in zip(sum_b, grad_b)]
-            sum_w = [s + g for s, g in zip(sum_w, grad_w)]
-        scale = eta / len(batch)
-        net.weights = [decay * w - scale * s for w, s in zip(net.weights, sum_w)]
-        net.biases = [b - scale * s for b, s in zip(net.biases, sum_b)]
 
 
 #### Our epochs

@@ -48,6 +48,7 @@ def run_with_ctrl_c_at(step, filename, k):
     SIGINT is sent by ``signal.raise_signal``, so its handler runs there
     and then, as it would at such a point."""
     import dis
+    import gc
     import signal
     import sys
 
@@ -82,7 +83,11 @@ def run_with_ctrl_c_at(step, filename, k):
             return opcodes
         return None
 
-    tracer = sys.gettrace()
+    # No garbage collection while traced: a finalizer left by an earlier
+    # test (a socket's, a process's) would run inside the step, count as a
+    # point, and swallow the KeyboardInterrupt raised in it.
+    tracer, collecting = sys.gettrace(), gc.isenabled()
+    gc.disable()
     sys.settrace(starts)
     try:
         step()
@@ -90,6 +95,8 @@ def run_with_ctrl_c_at(step, filename, k):
         return passed, True
     finally:
         sys.settrace(tracer)
+        if collecting:
+            gc.enable()
     return passed, False
 
 

@@ -15,6 +15,7 @@ def png_size(path):
     return struct.unpack(">II", header[16:24])
 
 
+@pytest.mark.slow
 def test_chapter1_one_epoch_of_each_experiment(tmp_path, capsys):
     table = chapter1.main(["--runs", "1", "--epochs", "1", "--seed", "3",
                            "--out", str(tmp_path)])

@@ -59,6 +59,7 @@ def chapter3_run(tmp_path_factory):
     return out, table, runs
 
 
+@pytest.mark.slow
 def test_chapter3_writes_a_row_for_every_experiment(chapter3_run):
     out, table, _ = chapter3_run
     rows = table_rows(table)
@@ -81,6 +82,7 @@ def test_chapter3_writes_a_row_for_every_experiment(chapter3_run):
     assert (out / "table.md").read_text().startswith("# Chapter 3")
 
 
+@pytest.mark.slow
 def test_chapter3_scales_every_run_by_epochs_over_30(chapter3_run):
     _, table, runs = chapter3_run
     assert len(runs["cross-entropy [784, 30, 10]"][0]["accuracy"]) == 1
@@ -94,6 +96,7 @@ def test_chapter3_scales_every_run_by_epochs_over_30(chapter3_run):
     assert "500 epochs" in rows["more data: network, 100 images"][0]
 
 
+@pytest.mark.slow
 def test_chapter3_accuracies_are_sane(chapter3_run):
     _, table, runs = chapter3_run
     rows = table_rows(table)
@@ -119,6 +122,7 @@ def test_chapter3_accuracies_are_sane(chapter3_run):
     assert final["more data: SVM, 1,000 images"] == pytest.approx(83.87)
 
 
+@pytest.mark.slow
 def test_chapter3_draws_the_books_figures(chapter3_run):
     out, _, _ = chapter3_run
     figures = [f"{prefix}-{kind}.png" for prefix in ("overfitting", "l2-small")
@@ -140,6 +144,7 @@ def test_chapter3_draws_the_books_figures(chapter3_run):
     assert "accuracy after the first epoch" in notes
 
 
+@pytest.mark.slow
 def test_chapter3_only_runs_the_chosen_experiments(tmp_path):
     table = chapter3.main(["--only", "overfitting", "--quick", "--epochs", "2",
                            "--out", str(tmp_path)])
@@ -245,6 +250,7 @@ def test_full_batch_step_reports_the_averaged_backprop_gradient(training_data):
 
 
 
+@pytest.mark.slow
 def test_chapter5_runs_and_writes_every_table_and_figure(tmp_path, capsys):
     table = chapter5.main(["--quick", "--epochs", "1", "--init-seeds", "3",
                            "--out", str(tmp_path)])

@@ -516,6 +516,7 @@ def test_run_experiments_ensemble(tmp_path, small):
     assert "ensemble of 3" in (out / "table.md").read_text()
 
 
+@pytest.mark.slow
 def test_ensemble_votes_with_saved_nets(tmp_path, small, capsys):
     """Nets trained in separate runs and saved vote together later, with
     the same result as voting with them straight after training."""

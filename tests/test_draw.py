@@ -33,7 +33,6 @@ import network2
 
 DRAW = Path(__file__).resolve().parent.parent / "src" / "draw.py"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-pytestmark = pytest.mark.slow  # trains three networks and drives a browser
 
 
 #### Networks and servers
@@ -370,6 +369,7 @@ class Page:
                     document.getElementById('canvas').toDataURL('image/png')];""")
 
 
+@pytest.mark.slow  # drives a browser
 def test_digits_drawn_with_mouse_or_finger_are_read_and_the_input_shown(server, nets, browser,
                                                                   tmp_path):
     page = Page(browser, server.url)
@@ -400,6 +400,7 @@ def test_digits_drawn_with_mouse_or_finger_are_read_and_the_input_shown(server, 
     assert answers == ["\u2013"] * 3 and min(preview) == 255
 
 
+@pytest.mark.slow  # drives a browser
 def test_time_from_a_strokes_end_to_the_answer_and_the_servers_memory(
         nets, browser, tmp_path_factory, capsys):
     """Median of 20 strokes, with the default network2 network alone and

@@ -97,6 +97,7 @@ def test_data_dir_honours_the_environment_variable(monkeypatch, tmp_path):
 
 #### Building from IDX files and downloading them
 
+@pytest.mark.slow
 def test_build_from_idx_files_in_a_fresh_folder(tmp_path, monkeypatch, capsys):
     for name in IDX_NAMES:
         (tmp_path / name).write_bytes((mnist_files.data_dir() / name).read_bytes())

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import network
-from tests.benchmark import per_example_epoch  # the book's loop, timed there too
+from reference_loops import per_example_epoch, summed_gradients  # the book's loop
 
 
 #### Helpers
@@ -140,12 +140,7 @@ def test_update_mini_batch_equals_summed_backprop(sizes, m):
     reference = copy.deepcopy(net)
     batch = random_pairs(rng, m, sizes[0], sizes[-1])
     # With eta = m, each parameter moves by exactly the summed gradient.
-    sum_b = [np.zeros(b.shape) for b in reference.biases]
-    sum_w = [np.zeros(w.shape) for w in reference.weights]
-    for x, y in batch:
-        grad_b, grad_w = reference.backprop(x, y)
-        sum_b = [s + g for s, g in zip(sum_b, grad_b)]
-        sum_w = [s + g for s, g in zip(sum_w, grad_w)]
+    sum_b, sum_w = summed_gradients(reference, batch)
     reference.biases = [b - s for b, s in zip(reference.biases, sum_b)]
     reference.weights = [w - s for w, s in zip(reference.weights, sum_w)]
     net.update_mini_batch(batch, float(m))
@@ -524,6 +519,7 @@ def test_eta_100_on_mnist_raises_no_warnings(mnist, capsys):
 
 #### Real MNIST
 
+@pytest.mark.slow
 def test_mnist_training_reaches_93_percent(mnist, capsys):
     """The chapter 1 network, [784, 30, 10] with eta 3.0 and mini-batches
     of 10, with the book's seed: five epochs reach at least 93% on the

@@ -884,6 +884,7 @@ def test_save_makes_a_missing_folder_and_names_the_file_it_cannot_write(module, 
 
 
 #### Real MNIST
+@pytest.mark.slow
 def test_mnist_784_30_10_reaches_95_percent_on_validation():
     """The chapter's network with L2 (lmbda 5.0, eta 0.5, mini-batch 10).  Over
     a few epochs it passes 95% on the validation images.  (After two epochs

@@ -1307,6 +1307,7 @@ def test_shallow_network_on_mnist(mnist):
     assert net.test_accuracy >= 0.93
 
 
+@pytest.mark.slow
 def test_relu_double_conv_network_on_mnist(mnist):
     """The book's dbl_conv_relu: about 97.0-97.9% after one epoch and
     98.2-98.4% after two (measured over seeds 1, 2, 3, 12345678)."""

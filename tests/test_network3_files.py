@@ -281,8 +281,10 @@ def nested_lists(depth=12, width=30):
     return value
 
 
-@pytest.mark.parametrize("entry", ["version", "seed", "mini_batch_size", "a weight tensor",
-                                   "a dict key", "version, of lists"])
+@pytest.mark.parametrize("entry", [pytest.param("version", marks=pytest.mark.slow),
+                                   pytest.param("seed", marks=pytest.mark.slow),
+                                   pytest.param("mini_batch_size", marks=pytest.mark.slow),
+                                   "a weight tensor", "a dict key", "version, of lists"])
 def test_shared_references_nested_deep_are_refused_from_the_opcodes(entry, saved, tmp_path):
     path = tmp_path / "nested.pt"
     if entry == "a dict key":

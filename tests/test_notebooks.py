@@ -175,6 +175,7 @@ def small_expanded_file(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_runs_top_to_bottom_with_small_settings(name, request, monkeypatch, mnist_pickle):
     # ipykernel shows figures inline unless MPLBACKEND says otherwise.

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import mnist_loader
 import network
@@ -40,6 +41,7 @@ def test_the_readme_shows_the_books_session_and_seeds():
     assert re.search(r"random\.seed\((\d+)\); np\.random\.seed\((\d+)\)", README.read_text())
 
 
+@pytest.mark.slow
 def test_the_readmes_epoch_lines_come_from_its_commands():
     seeds = re.search(r"random\.seed\((\d+)\); np\.random\.seed\((\d+)\)",
                       README.read_text())
