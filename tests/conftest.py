@@ -101,6 +101,17 @@ def run_with_ctrl_c_at(step, filename, k):
 
 
 @pytest.fixture
-def ctrl_c_at():
+def python_ctrl_c():
+    """Ctrl-C handled by Python's own handler (KeyboardInterrupt) during the
+    test, as in a terminal, whatever the suite was started with: a run in
+    the background of a shell, or under nohup, starts with SIGINT ignored."""
+    import signal
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+@pytest.fixture
+def ctrl_c_at(python_ctrl_c):
     """``run_with_ctrl_c_at``, for tests of what an interrupted step leaves."""
     return run_with_ctrl_c_at

@@ -526,7 +526,7 @@ def test_a_step_takes_its_gradients_where_pytorchs_are_off():
     assert same(off, snapshot(net))
 
 
-def test_a_step_in_another_thread_needs_no_signal_handler():
+def test_a_step_in_another_thread_needs_no_signal_handler(python_ctrl_c):
     import signal
     import threading
     mb = 5
@@ -544,6 +544,26 @@ def test_a_step_in_another_thread_needs_no_signal_handler():
     thread.join()
     assert errors == [] and not same(net, old)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_where_ctrl_c_is_ignored_sgd_leaves_it_ignored(torch_settings_kept):
+    """Started under nohup or in a shell's background, SIGINT is ignored:
+    SGD and a step put no handler of theirs in, so it stays ignored."""
+    import signal
+    mb = 4
+    net = fc_softmax_net(mb)
+    data = shared(*synthetic(2 * mb, n_in=6, classes=3, seed=5))
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        seen = []
+        net.after_epoch = lambda epoch, training_data: seen.append(
+            signal.getsignal(signal.SIGINT))
+        quiet(net.SGD, data, 1, mb, 0.3, data, None, 1.0)
+        net.update_mini_batch(data[0][:mb], data[1][:mb], 0.3, 1.0, 2)
+        assert seen == [signal.SIG_IGN]
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_sgd_printed_lines_and_iteration_numbers():
