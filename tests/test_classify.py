@@ -240,7 +240,7 @@ def test_the_default_network_is_trained_once_then_reused(tmp_path, mnist, monkey
     assert classify.main([image]) == 0
     out = capsys.readouterr().out
     assert len(calls) == 1 and path.exists()
-    assert f"Training the default network (network2 [784, 30, 10]" in out
+    assert "Training the default network (network2 [784, 30, 10]" in out
     assert f"once; it is kept in {path}\n" in out
     kept = network2.load(path)
     assert classify.main([image]) == 0

@@ -30,7 +30,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 import zlib
 from pathlib import Path
 from struct import pack
