@@ -400,23 +400,23 @@ def record_path(net_path: Path) -> Path:
 
 
 def default_network():
-    """The default network: the one kept in ``default_net_path()`` if it
-    was made by the current recipe, else one trained now and kept there.
-    Says on stdout which it is."""
+    """The default network and its accuracy on MNIST's test images: the one
+    kept in ``default_net_path()`` if it was made by the current recipe,
+    else one trained now and kept there.  Says on stdout which it is."""
     path = default_net_path()
     kept = kept_default_net(path)
     if kept is not None:
         net, accuracy = kept
         print(f"Using the default network kept in {path} "
               f"({accuracy:.2%} on MNIST's test images)")
-        return net
+        return net, accuracy
     recipe = DEFAULT_RECIPE
     print(f"Training the default network (network2 {recipe['sizes']}, "
           f"{recipe['epochs']} epochs) once; it is kept in {path}", flush=True)
     net, accuracy = train_default_net()
     keep_default_net(net, accuracy, path)
     print(f"The default network classifies {accuracy:.2%} of MNIST's test images.")
-    return net
+    return net, accuracy
 
 
 def train_default_net():
@@ -498,7 +498,7 @@ def main(argv=None) -> int:
             if problem:
                 print(f"classify.py: {problem}", file=sys.stderr)
                 return 1
-            nets.append(("default network", default_network()))
+            nets.append(("default network", default_network()[0]))
         for image in args.images:
             try:
                 digit = mnist_image(image)

@@ -65,12 +65,10 @@ def load_networks(paths) -> list[dict]:
     for a file that is not a network for MNIST's digits."""
     networks = [{"name": str(path), "about": about(net), "net": net}
                 for path, net in ((path, classify.load_net(path)) for path in paths)]
-    net = classify.default_network()
-    kept = classify.kept_default_net(classify.default_net_path())
-    recipe = classify.DEFAULT_RECIPE
-    accuracy = f", {kept[1]:.2%} on MNIST's test images" if kept else ""
+    net, accuracy = classify.default_network()
     networks.append({"name": "default network",
-                     "about": f"{about(net)}, {recipe['epochs']} epochs{accuracy}",
+                     "about": f"{about(net)}, {classify.DEFAULT_RECIPE['epochs']} epochs, "
+                              f"{accuracy:.2%} on MNIST's test images",
                      "net": net})
     return networks
 
